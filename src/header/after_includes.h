@@ -1,0 +1,44 @@
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct timespec;
+struct sockaddr;
+struct iovec;
+
+/*
+ * The structures below mirror the kernel's, whose fields are all 64 bits
+ * wide. Where a field holds a pointer or a long, 32-bit targets add a pad
+ * beside it (after it on little-endian, before it on big-endian), and two
+ * 32-bit fields sharing a slot swap on big-endian. The layout therefore
+ * depends only on the byte order and the width of long.
+ */
+#if defined(__BYTE_ORDER__) && defined(__SIZEOF_LONG__)
+#  define __LIBAIO_BIG (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__)
+#  define __LIBAIO_LITTLE (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__)
+#  define __LIBAIO_LONG_BYTES __SIZEOF_LONG__
+#elif defined(__BYTE_ORDER) && defined(__WORDSIZE) /* glibc's <endian.h> and <bits/wordsize.h> */
+#  define __LIBAIO_BIG (__BYTE_ORDER == __BIG_ENDIAN)
+#  define __LIBAIO_LITTLE (__BYTE_ORDER == __LITTLE_ENDIAN)
+#  define __LIBAIO_LONG_BYTES (__WORDSIZE / 8)
+#else
+#  error "libaio.h: cannot tell this target's byte order and word size"
+#endif
+#if __LIBAIO_LITTLE
+#  define __LIBAIO_LITTLE_ENDIAN 1
+#elif __LIBAIO_BIG
+#  define __LIBAIO_BIG_ENDIAN 1
+#else
+#  error "libaio.h: unsupported byte order"
+#endif
+#if __LIBAIO_LONG_BYTES == 8
+#  define __LIBAIO_LP64 1
+#elif __LIBAIO_LONG_BYTES == 4
+#  define __LIBAIO_ILP32 1
+#else
+#  error "libaio.h: unsupported word size"
+#endif
+#undef __LIBAIO_BIG
+#undef __LIBAIO_LITTLE
+#undef __LIBAIO_LONG_BYTES

@@ -1,0 +1,37 @@
+//! libaio-rs: Linux's libaio (`libaio.so.1`, `libaio.h`, release 0.3.113)
+//! reimplemented in Rust, with the same C ABI.
+//!
+//! The library is a thin layer over the kernel's AIO system calls. The
+//! modules, from the kernel up:
+//!
+//! - [`sys`]: the six raw system calls, and the `Errno` they fail with;
+//! - [`abi`]: the C types of libaio.h (the header is generated from it);
+//! - [`ring`]: the kernel's completion ring behind an `io_context_t`;
+//! - [`registry`]: which rings this process created and may safely read;
+//! - [`context`], [`events`], [`queue`]: what each call does;
+//! - [`exports`]: the exported C functions.
+//!
+//! Built with `panic = "abort"` (every profile the Makefile uses) the crate
+//! is `no_std` and needs nothing but libc; `cargo test` builds it with `std`.
+
+#![cfg_attr(panic = "abort", no_std)]
+#![deny(unsafe_code)]
+
+mod abi;
+#[allow(unsafe_code)]
+mod context;
+#[allow(unsafe_code)]
+mod events;
+#[allow(unsafe_code)]
+mod exports;
+#[allow(unsafe_code)]
+mod queue;
+#[allow(unsafe_code)]
+mod registry;
+#[allow(unsafe_code)]
+mod ring;
+#[cfg(all(panic = "abort", not(test)))]
+#[allow(unsafe_code)]
+mod rt;
+#[allow(unsafe_code)]
+mod sys;

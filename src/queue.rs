@@ -1,0 +1,58 @@
+//! The io_queue_* helpers: a thin queue layer over a context, with
+//! completion callbacks stored in each iocb's `data`.
+
+use core::ffi::{c_long, c_void};
+use core::mem::MaybeUninit;
+
+use crate::abi::{io_callback_t, io_context_t, io_event};
+use crate::events::getevents;
+use crate::sys::SysResult;
+
+/// io_queue_wait(): io_getevents(ctx, 0, 0, NULL, timeout). With no room for
+/// events the kernel returns at once, so this waits for nothing; it is kept
+/// because libaio exports it.
+///
+/// # Safety
+///
+/// `timeout` is NULL or readable.
+pub unsafe fn wait(ctx: io_context_t, timeout: *mut libc::timespec) -> SysResult {
+    // SAFETY: no events are written (nr is 0); timeout is the caller's.
+    unsafe { getevents(ctx, 0, 0, core::ptr::null_mut(), timeout) }
+}
+
+/// io_queue_run(): reaps the completions available now, one at a time, and
+/// calls each one's callback as `cb(ctx, iocb, res, res2)`. Returns 0 once
+/// the ring is empty, or the first error.
+///
+/// A completion whose iocb has no callback (`data` is NULL) is consumed
+/// without a call; libaio would jump to address 0.
+///
+/// # Safety
+///
+/// The `data` of every iocb submitted on `ctx` is NULL or an
+/// `io_callback_t` (set with `io_set_callback()`), callable with these
+/// arguments.
+pub unsafe fn run(ctx: io_context_t) -> SysResult {
+    let mut zero = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    let mut event = MaybeUninit::<io_event>::uninit();
+    loop {
+        // SAFETY: room for one event; `zero` outlives the call.
+        let ret = unsafe { getevents(ctx, 0, 1, event.as_mut_ptr(), &mut zero) };
+        if ret != Ok(1) {
+            return ret;
+        }
+        // SAFETY: the kernel filled the event (one event returned).
+        let event = unsafe { event.assume_init_read() };
+        // SAFETY: the caller's contract: data is NULL or a callback, and
+        // io_callback_t is an Option of a function pointer, NULL being None.
+        let callback = unsafe { core::mem::transmute::<*mut c_void, io_callback_t>(event.data) };
+        if let Some(callback) = callback {
+            // SAFETY: the caller's contract. res and res2 are converted from
+            // unsigned long to long, as libaio passes them.
+            unsafe { callback(ctx, event.obj, event.res as c_long, event.res2 as c_long) };
+        }
+    }
+}
