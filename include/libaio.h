@@ -110,6 +110,9 @@ typedef struct io_context *io_context_t;
  */
 struct io_iocb_common {
 #if (defined(__LIBAIO_BIG_ENDIAN) && defined(__LIBAIO_ILP32))
+    /**
+     * Padding (zero).
+     */
     unsigned int __pad1;
 #endif
     /**
@@ -117,9 +120,15 @@ struct io_iocb_common {
      */
     void *buf;
 #if (defined(__LIBAIO_LITTLE_ENDIAN) && defined(__LIBAIO_ILP32))
+    /**
+     * Padding (zero).
+     */
     unsigned int __pad1;
 #endif
 #if (defined(__LIBAIO_BIG_ENDIAN) && defined(__LIBAIO_ILP32))
+    /**
+     * Padding (zero).
+     */
     unsigned int __pad2;
 #endif
     /**
@@ -127,6 +136,9 @@ struct io_iocb_common {
      */
     unsigned long nbytes;
 #if (defined(__LIBAIO_LITTLE_ENDIAN) && defined(__LIBAIO_ILP32))
+    /**
+     * Padding (zero).
+     */
     unsigned int __pad2;
 #endif
     /**
@@ -152,6 +164,9 @@ struct io_iocb_common {
  */
 struct io_iocb_vector {
 #if (defined(__LIBAIO_BIG_ENDIAN) && defined(__LIBAIO_ILP32))
+    /**
+     * Padding (zero).
+     */
     unsigned int __pad1;
 #endif
     /**
@@ -159,9 +174,15 @@ struct io_iocb_vector {
      */
     const struct iovec *vec;
 #if (defined(__LIBAIO_LITTLE_ENDIAN) && defined(__LIBAIO_ILP32))
+    /**
+     * Padding (zero).
+     */
     unsigned int __pad1;
 #endif
 #if (defined(__LIBAIO_BIG_ENDIAN) && defined(__LIBAIO_ILP32))
+    /**
+     * Padding (zero).
+     */
     unsigned int __pad2;
 #endif
     /**
@@ -169,6 +190,9 @@ struct io_iocb_vector {
      */
     unsigned long nr;
 #if (defined(__LIBAIO_LITTLE_ENDIAN) && defined(__LIBAIO_ILP32))
+    /**
+     * Padding (zero).
+     */
     unsigned int __pad2;
 #endif
     /**
@@ -182,6 +206,9 @@ struct io_iocb_vector {
  */
 struct io_iocb_poll {
 #if defined(__LIBAIO_BIG_ENDIAN)
+    /**
+     * Padding (zero).
+     */
     unsigned int __pad1;
 #endif
     /**
@@ -189,9 +216,15 @@ struct io_iocb_poll {
      */
     int events;
 #if (defined(__LIBAIO_LITTLE_ENDIAN) && defined(__LIBAIO_LP64))
+    /**
+     * Padding (zero).
+     */
     int __pad1;
 #endif
 #if (defined(__LIBAIO_LITTLE_ENDIAN) && defined(__LIBAIO_ILP32))
+    /**
+     * Padding (zero).
+     */
     unsigned int __pad1;
 #endif
 };
@@ -201,6 +234,9 @@ struct io_iocb_poll {
  */
 struct io_iocb_sockaddr {
 #if (defined(__LIBAIO_BIG_ENDIAN) && defined(__LIBAIO_ILP32))
+    /**
+     * Padding (zero).
+     */
     unsigned int __pad1;
 #endif
     /**
@@ -208,9 +244,15 @@ struct io_iocb_sockaddr {
      */
     struct sockaddr *addr;
 #if (defined(__LIBAIO_LITTLE_ENDIAN) && defined(__LIBAIO_ILP32))
+    /**
+     * Padding (zero).
+     */
     unsigned int __pad1;
 #endif
 #if (defined(__LIBAIO_BIG_ENDIAN) && defined(__LIBAIO_ILP32))
+    /**
+     * Padding (zero).
+     */
     unsigned int __pad2;
 #endif
     /**
@@ -218,6 +260,9 @@ struct io_iocb_sockaddr {
      */
     unsigned long len;
 #if (defined(__LIBAIO_LITTLE_ENDIAN) && defined(__LIBAIO_ILP32))
+    /**
+     * Padding (zero).
+     */
     unsigned int __pad2;
 #endif
 };
@@ -249,6 +294,9 @@ union __libaio_iocb_u {
  */
 struct iocb {
 #if (defined(__LIBAIO_BIG_ENDIAN) && defined(__LIBAIO_ILP32))
+    /**
+     * Padding (zero).
+     */
     unsigned int __pad1;
 #endif
     /**
@@ -256,6 +304,9 @@ struct iocb {
      */
     void *data;
 #if (defined(__LIBAIO_LITTLE_ENDIAN) && defined(__LIBAIO_ILP32))
+    /**
+     * Padding (zero).
+     */
     unsigned int __pad1;
 #endif
 #if defined(__LIBAIO_LITTLE_ENDIAN)
@@ -297,6 +348,9 @@ struct iocb {
  */
 struct io_event {
 #if (defined(__LIBAIO_BIG_ENDIAN) && defined(__LIBAIO_ILP32))
+    /**
+     * Padding (zero).
+     */
     unsigned int __pad1;
 #endif
     /**
@@ -304,9 +358,15 @@ struct io_event {
      */
     void *data;
 #if (defined(__LIBAIO_LITTLE_ENDIAN) && defined(__LIBAIO_ILP32))
+    /**
+     * Padding (zero).
+     */
     unsigned int __pad1;
 #endif
 #if (defined(__LIBAIO_BIG_ENDIAN) && defined(__LIBAIO_ILP32))
+    /**
+     * Padding (zero).
+     */
     unsigned int __pad2;
 #endif
     /**
@@ -314,9 +374,15 @@ struct io_event {
      */
     struct iocb *obj;
 #if (defined(__LIBAIO_LITTLE_ENDIAN) && defined(__LIBAIO_ILP32))
+    /**
+     * Padding (zero).
+     */
     unsigned int __pad2;
 #endif
 #if (defined(__LIBAIO_BIG_ENDIAN) && defined(__LIBAIO_ILP32))
+    /**
+     * Padding (zero).
+     */
     unsigned int __pad3;
 #endif
     /**
@@ -324,9 +390,15 @@ struct io_event {
      */
     unsigned long res;
 #if (defined(__LIBAIO_LITTLE_ENDIAN) && defined(__LIBAIO_ILP32))
+    /**
+     * Padding (zero).
+     */
     unsigned int __pad3;
 #endif
 #if (defined(__LIBAIO_BIG_ENDIAN) && defined(__LIBAIO_ILP32))
+    /**
+     * Padding (zero).
+     */
     unsigned int __pad4;
 #endif
     /**
@@ -334,6 +406,9 @@ struct io_event {
      */
     unsigned long res2;
 #if (defined(__LIBAIO_LITTLE_ENDIAN) && defined(__LIBAIO_ILP32))
+    /**
+     * Padding (zero).
+     */
     unsigned int __pad4;
 #endif
 };
@@ -367,6 +442,9 @@ struct io_sigset {
  */
 struct io_sigset_compat {
 #if (defined(__LIBAIO_BIG_ENDIAN) && defined(__LIBAIO_ILP32))
+    /**
+     * Padding (zero).
+     */
     unsigned int __ss_pad;
 #endif
     /**
@@ -374,6 +452,9 @@ struct io_sigset_compat {
      */
     unsigned long ss;
 #if (defined(__LIBAIO_LITTLE_ENDIAN) && defined(__LIBAIO_ILP32))
+    /**
+     * Padding (zero).
+     */
     unsigned int __ss_pad;
 #endif
     /**

@@ -87,12 +87,15 @@ pub type io_iocb_cmd_t = io_iocb_cmd;
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct io_iocb_poll {
+    /// Padding (zero).
     #[cfg(target_endian = "big")]
     pub __pad1: c_uint,
     /// The poll(2) events to wait for; the result is the events that fired.
     pub events: c_int,
+    /// Padding (zero).
     #[cfg(all(target_endian = "little", target_pointer_width = "64"))]
     pub __pad1: c_int,
+    /// Padding (zero).
     #[cfg(all(target_endian = "little", target_pointer_width = "32"))]
     pub __pad1: c_uint,
 }
@@ -101,16 +104,20 @@ pub struct io_iocb_poll {
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct io_iocb_sockaddr {
+    /// Padding (zero).
     #[cfg(all(target_endian = "big", target_pointer_width = "32"))]
     pub __pad1: c_uint,
     /// The address.
     pub addr: *mut libc::sockaddr,
+    /// Padding (zero).
     #[cfg(all(target_endian = "little", target_pointer_width = "32"))]
     pub __pad1: c_uint,
+    /// Padding (zero).
     #[cfg(all(target_endian = "big", target_pointer_width = "32"))]
     pub __pad2: c_uint,
     /// Its length.
     pub len: c_ulong,
+    /// Padding (zero).
     #[cfg(all(target_endian = "little", target_pointer_width = "32"))]
     pub __pad2: c_uint,
 }
@@ -122,16 +129,20 @@ pub struct io_iocb_sockaddr {
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct io_iocb_common {
+    /// Padding (zero).
     #[cfg(all(target_endian = "big", target_pointer_width = "32"))]
     pub __pad1: c_uint,
     /// The buffer (or, for the vector commands, the iovec array).
     pub buf: *mut c_void,
+    /// Padding (zero).
     #[cfg(all(target_endian = "little", target_pointer_width = "32"))]
     pub __pad1: c_uint,
+    /// Padding (zero).
     #[cfg(all(target_endian = "big", target_pointer_width = "32"))]
     pub __pad2: c_uint,
     /// Bytes to transfer (or, for the vector commands, the iovec count).
     pub nbytes: c_ulong,
+    /// Padding (zero).
     #[cfg(all(target_endian = "little", target_pointer_width = "32"))]
     pub __pad2: c_uint,
     /// File offset.
@@ -151,16 +162,20 @@ pub struct io_iocb_common {
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct io_iocb_vector {
+    /// Padding (zero).
     #[cfg(all(target_endian = "big", target_pointer_width = "32"))]
     pub __pad1: c_uint,
     /// The iovec array.
     pub vec: *const libc::iovec,
+    /// Padding (zero).
     #[cfg(all(target_endian = "little", target_pointer_width = "32"))]
     pub __pad1: c_uint,
+    /// Padding (zero).
     #[cfg(all(target_endian = "big", target_pointer_width = "32"))]
     pub __pad2: c_uint,
     /// The number of iovecs.
     pub nr: c_ulong,
+    /// Padding (zero).
     #[cfg(all(target_endian = "little", target_pointer_width = "32"))]
     pub __pad2: c_uint,
     /// File offset.
@@ -187,10 +202,12 @@ pub union iocb_u {
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct iocb {
+    /// Padding (zero).
     #[cfg(all(target_endian = "big", target_pointer_width = "32"))]
     pub __pad1: c_uint,
     /// Returned untouched in the completion's `data` (io_set_callback's slot).
     pub data: *mut c_void,
+    /// Padding (zero).
     #[cfg(all(target_endian = "little", target_pointer_width = "32"))]
     pub __pad1: c_uint,
     /// Set by the kernel at submission (`aio_key`); io_cancel needs it intact.
@@ -215,28 +232,36 @@ pub struct iocb {
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct io_event {
+    /// Padding (zero).
     #[cfg(all(target_endian = "big", target_pointer_width = "32"))]
     pub __pad1: c_uint,
     /// The iocb's `data` at submission.
     pub data: *mut c_void,
+    /// Padding (zero).
     #[cfg(all(target_endian = "little", target_pointer_width = "32"))]
     pub __pad1: c_uint,
+    /// Padding (zero).
     #[cfg(all(target_endian = "big", target_pointer_width = "32"))]
     pub __pad2: c_uint,
     /// The iocb this event completes.
     pub obj: *mut iocb,
+    /// Padding (zero).
     #[cfg(all(target_endian = "little", target_pointer_width = "32"))]
     pub __pad2: c_uint,
+    /// Padding (zero).
     #[cfg(all(target_endian = "big", target_pointer_width = "32"))]
     pub __pad3: c_uint,
     /// The result: bytes, poll events, or a negated errno (read it as `long`).
     pub res: c_ulong,
+    /// Padding (zero).
     #[cfg(all(target_endian = "little", target_pointer_width = "32"))]
     pub __pad3: c_uint,
+    /// Padding (zero).
     #[cfg(all(target_endian = "big", target_pointer_width = "32"))]
     pub __pad4: c_uint,
     /// A second result, 0 for every current command.
     pub res2: c_ulong,
+    /// Padding (zero).
     #[cfg(all(target_endian = "little", target_pointer_width = "32"))]
     pub __pad4: c_uint,
 }
@@ -259,10 +284,12 @@ pub struct io_sigset {
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct io_sigset_compat {
+    /// Padding (zero).
     #[cfg(all(target_endian = "big", target_pointer_width = "32"))]
     pub __ss_pad: c_uint,
     /// Address of the `sigset_t`, or 0.
     pub ss: c_ulong,
+    /// Padding (zero).
     #[cfg(all(target_endian = "little", target_pointer_width = "32"))]
     pub __ss_pad: c_uint,
     /// Size of the kernel's signal set in bytes.

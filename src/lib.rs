@@ -17,7 +17,7 @@
 #![cfg_attr(panic = "abort", no_std)]
 #![deny(unsafe_code)]
 
-mod abi;
+pub mod abi;
 #[allow(unsafe_code)]
 mod context;
 #[allow(unsafe_code)]

@@ -1,0 +1,425 @@
+//! What the integration tests share: where the built library and the
+//! system's libaio are, both loaded side by side, scratch files for real I/O,
+//! and small helpers to run programs.
+//!
+//! The library under test is the shared object the Makefile links
+//! (`make check` passes its directory in `LIBAIO_RS_LIBDIR`); when that is
+//! not set, the tests build it themselves with `make lib`, in a separate
+//! target directory so as not to wait on the cargo running the tests.
+//!
+//! Both libraries are loaded into the test process with dlopen (each from its
+//! own path, so the shared SONAME does not merge them) and every function is
+//! looked up with dlvsym by name and version, so a test can run the same calls
+//! against each and compare.
+
+#![allow(dead_code)]
+
+use std::ffi::{CStr, CString, c_int, c_long, c_void};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+pub use aio_rs::abi::{io_context_t, io_event, iocb};
+
+/// The repository root.
+pub fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The directory holding our libaio.so.1, libaio.so and libaio.a.
+pub fn libdir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        if let Some(dir) = std::env::var_os("LIBAIO_RS_LIBDIR") {
+            return PathBuf::from(dir);
+        }
+        let build = root().join("target/test-build");
+        let status = Command::new("make")
+            .arg("-C")
+            .arg(root())
+            .arg("-s")
+            .arg("lib")
+            .arg(format!("BUILD={}", build.display()))
+            .env("CARGO_TARGET_DIR", root().join("target/test-cargo"))
+            .status()
+            .expect("run make");
+        assert!(status.success(), "make lib failed");
+        build.join("lib")
+    })
+}
+
+/// Our shared object (the file behind libaio.so.1).
+pub fn our_lib() -> PathBuf {
+    libdir().join("libaio.so.1")
+}
+
+/// Our header directory.
+pub fn include_dir() -> PathBuf {
+    root().join("include")
+}
+
+/// The system's libaio.so.1 (Debian's libaio1), the reference.
+pub fn system_lib() -> PathBuf {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let out = run_ok(Command::new("cc").arg("-print-file-name=libaio.so.1"));
+        let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        assert!(
+            path.is_absolute() && path.exists(),
+            "the system libaio.so.1 is missing: install libaio1 and libaio-dev (scripts/test-deps)"
+        );
+        path
+    })
+    .clone()
+}
+
+/// Runs a command, returning its output; panics if it cannot start.
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+}
+
+/// Runs a command that must succeed.
+pub fn run_ok(cmd: &mut Command) -> Output {
+    let out = run(cmd);
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// A fresh directory for one test's build products, under cargo's
+/// per-target scratch directory.
+pub fn scratch_dir(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Which of the two libraries a loaded `Aio` is.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Which {
+    /// libaio-rs, the library under test.
+    Ours,
+    /// The system's libaio 0.3.113.
+    System,
+}
+
+type Setup = unsafe extern "C" fn(c_int, *mut io_context_t) -> c_int;
+type Destroy = unsafe extern "C" fn(io_context_t) -> c_int;
+type Submit = unsafe extern "C" fn(io_context_t, c_long, *mut *mut iocb) -> c_int;
+type Cancel = unsafe extern "C" fn(io_context_t, *mut iocb, *mut io_event) -> c_int;
+type Getevents =
+    unsafe extern "C" fn(io_context_t, c_long, c_long, *mut io_event, *mut libc::timespec) -> c_int;
+type Pgetevents = unsafe extern "C" fn(
+    io_context_t,
+    c_long,
+    c_long,
+    *mut io_event,
+    *mut libc::timespec,
+    *mut libc::sigset_t,
+) -> c_int;
+type Wait = unsafe extern "C" fn(io_context_t, *mut libc::timespec) -> c_int;
+type Cancel01 = unsafe extern "C" fn(io_context_t, *mut iocb) -> c_int;
+type Getevents01 = unsafe extern "C" fn(io_context_t, c_long, *mut io_event, *mut libc::timespec) -> c_int;
+
+/// One libaio, loaded with dlopen, every exported function looked up by
+/// name and version.
+pub struct Aio {
+    pub which: Which,
+    pub path: PathBuf,
+    pub io_setup: Setup,
+    pub io_destroy: Destroy,
+    pub io_submit: Submit,
+    pub io_cancel: Cancel,
+    pub io_getevents: Getevents,
+    pub io_pgetevents: Pgetevents,
+    pub io_queue_init: Setup,
+    pub io_queue_release: Destroy,
+    pub io_queue_run: Destroy,
+    pub io_queue_wait: Wait,
+    /// `io_cancel@LIBAIO_0.1`
+    pub io_cancel_0_1: Cancel01,
+    /// `io_getevents@LIBAIO_0.1`
+    pub io_getevents_0_1: Getevents01,
+    /// `io_queue_wait@LIBAIO_0.1`
+    pub io_queue_wait_0_1: Wait,
+}
+
+// The function pointers are plain code addresses.
+unsafe impl Sync for Aio {}
+unsafe impl Send for Aio {}
+
+impl Aio {
+    fn load(which: Which, path: PathBuf) -> Aio {
+        let cpath = CString::new(path.as_os_str().as_bytes()).unwrap();
+        // SAFETY: dlopen of a shared object by absolute path; RTLD_LOCAL keeps
+        // the two libaio copies from resolving each other's symbols.
+        let handle = unsafe { libc::dlopen(cpath.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL) };
+        assert!(!handle.is_null(), "dlopen {}: {}", path.display(), dlerror());
+        let sym = |name: &str, version: &str| -> *mut c_void {
+            let n = CString::new(name).unwrap();
+            let v = CString::new(version).unwrap();
+            // SAFETY: valid handle and C strings.
+            let p = unsafe { libc::dlvsym(handle, n.as_ptr(), v.as_ptr()) };
+            assert!(!p.is_null(), "{}: no {name}@{version}", path.display());
+            p
+        };
+        // SAFETY: each symbol is the function of that name and version, whose
+        // C prototype the matching type spells.
+        unsafe {
+            Aio {
+                which,
+                io_setup: std::mem::transmute::<*mut c_void, Setup>(sym("io_setup", "LIBAIO_0.4")),
+                io_destroy: std::mem::transmute::<*mut c_void, Destroy>(sym("io_destroy", "LIBAIO_0.4")),
+                io_submit: std::mem::transmute::<*mut c_void, Submit>(sym("io_submit", "LIBAIO_0.1")),
+                io_cancel: std::mem::transmute::<*mut c_void, Cancel>(sym("io_cancel", "LIBAIO_0.4")),
+                io_getevents: std::mem::transmute::<*mut c_void, Getevents>(sym("io_getevents", "LIBAIO_0.4")),
+                io_pgetevents: std::mem::transmute::<*mut c_void, Pgetevents>(sym("io_pgetevents", "LIBAIO_0.5")),
+                io_queue_init: std::mem::transmute::<*mut c_void, Setup>(sym("io_queue_init", "LIBAIO_0.1")),
+                io_queue_release: std::mem::transmute::<*mut c_void, Destroy>(sym("io_queue_release", "LIBAIO_0.1")),
+                io_queue_run: std::mem::transmute::<*mut c_void, Destroy>(sym("io_queue_run", "LIBAIO_0.1")),
+                io_queue_wait: std::mem::transmute::<*mut c_void, Wait>(sym("io_queue_wait", "LIBAIO_0.4")),
+                io_cancel_0_1: std::mem::transmute::<*mut c_void, Cancel01>(sym("io_cancel", "LIBAIO_0.1")),
+                io_getevents_0_1: std::mem::transmute::<*mut c_void, Getevents01>(sym("io_getevents", "LIBAIO_0.1")),
+                io_queue_wait_0_1: std::mem::transmute::<*mut c_void, Wait>(sym("io_queue_wait", "LIBAIO_0.1")),
+                path,
+            }
+        }
+    }
+}
+
+fn dlerror() -> String {
+    // SAFETY: dlerror returns NULL or a C string valid until the next dl call.
+    let p = unsafe { libc::dlerror() };
+    if p.is_null() {
+        String::new()
+    } else {
+        // SAFETY: as above.
+        unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
+    }
+}
+
+/// libaio-rs, loaded.
+pub fn ours() -> &'static Aio {
+    static LIB: OnceLock<Aio> = OnceLock::new();
+    LIB.get_or_init(|| Aio::load(Which::Ours, our_lib()))
+}
+
+/// The system's libaio, loaded.
+pub fn system() -> &'static Aio {
+    static LIB: OnceLock<Aio> = OnceLock::new();
+    LIB.get_or_init(|| Aio::load(Which::System, system_lib()))
+}
+
+/// Both libraries: a test runs its calls against each and compares.
+pub fn both() -> [&'static Aio; 2] {
+    [ours(), system()]
+}
+
+/// The calling thread's errno.
+pub fn errno() -> c_int {
+    // SAFETY: __errno_location is always valid for the calling thread.
+    unsafe { *libc::__errno_location() }
+}
+
+/// Sets the calling thread's errno.
+pub fn set_errno(value: c_int) {
+    // SAFETY: as above.
+    unsafe { *libc::__errno_location() = value }
+}
+
+/// A sentinel errno value: calls must leave it as it is.
+pub const ERRNO_SENTINEL: c_int = 1234;
+
+/// Runs `f` with errno set to a sentinel and asserts that errno is unchanged
+/// afterwards; returns `f`'s result.
+pub fn keeps_errno<T>(what: &str, f: impl FnOnce() -> T) -> T {
+    set_errno(ERRNO_SENTINEL);
+    let result = f();
+    assert_eq!(errno(), ERRNO_SENTINEL, "{what} changed errno");
+    result
+}
+
+/// A context created with `lib.io_setup`, destroyed on drop.
+pub struct Ctx<'a> {
+    pub lib: &'a Aio,
+    pub ctx: io_context_t,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(lib: &'a Aio, maxevents: c_int) -> Ctx<'a> {
+        let mut ctx: io_context_t = std::ptr::null_mut();
+        // SAFETY: ctx is ours to write.
+        let ret = unsafe { (lib.io_setup)(maxevents, &mut ctx) };
+        assert_eq!(ret, 0, "{:?}: io_setup({maxevents})", lib.which);
+        Ctx { lib, ctx }
+    }
+
+    /// Submits the iocbs, asserting all were queued.
+    pub fn submit(&self, iocbs: &mut [*mut iocb]) {
+        // SAFETY: the iocbs and their buffers outlive their completion (the
+        // callers reap before dropping them).
+        let ret = unsafe { (self.lib.io_submit)(self.ctx, iocbs.len() as c_long, iocbs.as_mut_ptr()) };
+        assert_eq!(ret, iocbs.len() as c_int, "{:?}: io_submit", self.lib.which);
+    }
+
+    /// Waits for exactly `n` completions.
+    pub fn reap(&self, n: usize) -> Vec<io_event> {
+        let mut events = vec![zeroed_event(); n];
+        let mut got = 0;
+        while got < n {
+            let mut timeout = libc::timespec { tv_sec: 10, tv_nsec: 0 };
+            // SAFETY: room for n - got events.
+            let ret = unsafe {
+                (self.lib.io_getevents)(
+                    self.ctx,
+                    1,
+                    (n - got) as c_long,
+                    events[got..].as_mut_ptr(),
+                    &mut timeout,
+                )
+            };
+            assert!(ret > 0, "{:?}: io_getevents returned {ret}", self.lib.which);
+            got += ret as usize;
+        }
+        events
+    }
+}
+
+impl Drop for Ctx<'_> {
+    fn drop(&mut self) {
+        if !self.ctx.is_null() {
+            // SAFETY: destroys the context we created.
+            unsafe { (self.lib.io_destroy)(self.ctx) };
+        }
+    }
+}
+
+/// An all-zero event.
+pub fn zeroed_event() -> io_event {
+    // SAFETY: io_event is plain data; all-zero is a valid value.
+    unsafe { std::mem::zeroed() }
+}
+
+/// An all-zero iocb.
+pub fn zeroed_iocb() -> iocb {
+    // SAFETY: iocb is plain data; all-zero is a valid value.
+    unsafe { std::mem::zeroed() }
+}
+
+/// An iocb for a read or write of `buf` at `offset` of `fd`, as
+/// io_prep_pread/io_prep_pwrite make it.
+pub fn rw_iocb(opcode: aio_rs::abi::io_iocb_cmd, fd: c_int, buf: &mut [u8], offset: i64) -> iocb {
+    let mut io = zeroed_iocb();
+    io.aio_fildes = fd;
+    io.aio_lio_opcode = opcode as i16;
+    io.u.c = aio_rs::abi::io_iocb_common {
+        buf: buf.as_mut_ptr().cast(),
+        nbytes: buf.len() as _,
+        offset,
+        ..unsafe_zeroed()
+    };
+    io
+}
+
+fn unsafe_zeroed<T: Copy>() -> T {
+    // SAFETY: only used for the plain-data ABI structs.
+    unsafe { std::mem::zeroed() }
+}
+
+/// A buffer aligned for O_DIRECT.
+pub struct AlignedBuf {
+    ptr: *mut u8,
+    len: usize,
+}
+
+impl AlignedBuf {
+    pub fn new(len: usize, fill: u8) -> AlignedBuf {
+        let layout = std::alloc::Layout::from_size_align(len, 4096).unwrap();
+        // SAFETY: non-zero size.
+        let ptr = unsafe { std::alloc::alloc(layout) };
+        assert!(!ptr.is_null());
+        // SAFETY: ptr is valid for len bytes.
+        unsafe { ptr.write_bytes(fill, len) };
+        AlignedBuf { ptr, len }
+    }
+}
+
+impl std::ops::Deref for AlignedBuf {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        // SAFETY: allocated and initialised for len bytes.
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+}
+
+impl std::ops::DerefMut for AlignedBuf {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as above, and we own it.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr, self.len) }
+    }
+}
+
+impl Drop for AlignedBuf {
+    fn drop(&mut self) {
+        let layout = std::alloc::Layout::from_size_align(self.len, 4096).unwrap();
+        // SAFETY: allocated with this layout.
+        unsafe { std::alloc::dealloc(self.ptr, layout) };
+    }
+}
+
+/// Where a scratch file lives: tmpfs or the root file system's disk.
+#[derive(Clone, Copy, Debug)]
+pub enum Fs {
+    /// `/dev/shm` (tmpfs; O_DIRECT works on it).
+    Shm,
+    /// `std::env::temp_dir()`, on disk.
+    Disk,
+}
+
+/// A file opened with O_DIRECT, removed on drop.
+pub struct ScratchFile {
+    pub path: PathBuf,
+    pub fd: c_int,
+}
+
+impl ScratchFile {
+    /// Creates a file of `len` bytes (zeros) on `fs`, opened read-write with
+    /// O_DIRECT and `extra_flags`.
+    pub fn new(fs: Fs, tag: &str, len: u64, extra_flags: c_int) -> ScratchFile {
+        let dir = match fs {
+            Fs::Shm => PathBuf::from("/dev/shm"),
+            Fs::Disk => std::env::temp_dir(),
+        };
+        static SERIAL: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = dir.join(format!("libaio-rs-test-{}-{tag}-{n}", std::process::id()));
+        let cpath = CString::new(path.as_os_str().as_bytes()).unwrap();
+        // SAFETY: valid C string.
+        let fd = unsafe {
+            libc::open(
+                cpath.as_ptr(),
+                libc::O_RDWR | libc::O_CREAT | libc::O_TRUNC | libc::O_DIRECT | libc::O_CLOEXEC | extra_flags,
+                0o600,
+            )
+        };
+        assert!(fd >= 0, "open {}: {}", path.display(), std::io::Error::last_os_error());
+        // SAFETY: fd is open.
+        assert_eq!(unsafe { libc::ftruncate(fd, len as libc::off_t) }, 0);
+        ScratchFile { path, fd }
+    }
+}
+
+impl Drop for ScratchFile {
+    fn drop(&mut self) {
+        // SAFETY: fd is open and ours.
+        unsafe { libc::close(self.fd) };
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
