@@ -46,16 +46,17 @@ SO_LDFLAGS := -shared -Wl,-soname,$(SONAME) -Wl,--version-script=$(GEN)/libaio.m
 	-Wl,--gc-sections -Wl,-z,defs -Wl,--no-undefined-version -Wl,-z,relro -Wl,-z,now \
 	-Wl,-z,noexecstack -Wl,-S
 
-.PHONY: all lib header check lint install uninstall clean FORCE
+.PHONY: all lib header check lint install uninstall clean
 
 all: lib $(BUILD)/include/libaio.h
 
 lib: $(LIB)/$(LIBFILE) $(LIB)/$(SONAME) $(LIB)/libaio.so $(LIB)/libaio.a
 
-# Cargo decides whether anything changed; the archive's timestamp moves only
-# when it rebuilt it.
-$(RUST_LIB): FORCE
+RUST_SOURCES := Cargo.toml $(wildcard Cargo.lock) build.rs $(shell find src -type f)
+
+$(RUST_LIB): $(RUST_SOURCES)
 	$(CARGO) build --release --lib --no-default-features $(CARGO_FLAGS)
+	@touch $@
 
 $(GEN)/libaio.map: $(SYMBOLS) scripts/symbols.awk
 	@mkdir -p $(@D)

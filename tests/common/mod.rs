@@ -34,19 +34,30 @@ pub fn libdir() -> &'static Path {
         if let Some(dir) = std::env::var_os("LIBAIO_RS_LIBDIR") {
             return PathBuf::from(dir);
         }
-        let build = root().join("target/test-build");
-        let status = Command::new("make")
-            .arg("-C")
-            .arg(root())
-            .arg("-s")
-            .arg("lib")
-            .arg(format!("BUILD={}", build.display()))
-            .env("CARGO_TARGET_DIR", root().join("target/test-cargo"))
-            .status()
-            .expect("run make");
+        let status = make().arg("-s").arg("lib").status().expect("run make");
         assert!(status.success(), "make lib failed");
-        build.join("lib")
+        root().join("target/test-build/lib")
     })
+}
+
+/// `make -C <root>`, pointed at the build the tests use: the one `make check`
+/// made (`LIBAIO_RS_LIBDIR`), or else a private one under target/, built with
+/// its own cargo target directory so as not to wait on the cargo running the
+/// tests.
+pub fn make() -> Command {
+    let mut cmd = Command::new("make");
+    cmd.arg("-C").arg(root());
+    match std::env::var_os("LIBAIO_RS_LIBDIR") {
+        Some(dir) => {
+            let build = Path::new(&dir).parent().expect("LIBAIO_RS_LIBDIR is <build>/lib");
+            cmd.arg(format!("BUILD={}", build.display()));
+        }
+        None => {
+            cmd.arg(format!("BUILD={}", root().join("target/test-build").display()));
+            cmd.env("CARGO_TARGET_DIR", root().join("target/test-cargo"));
+        }
+    }
+    cmd
 }
 
 /// Our shared object (the file behind libaio.so.1).

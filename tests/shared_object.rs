@@ -1,0 +1,187 @@
+//! The shared object as the dynamic linker and packagers see it: exported
+//! symbols and versions, SONAME, dependencies, size, and the installed file
+//! set, compared with the system's libaio.so.1 and with src/symbols.txt.
+
+mod common;
+
+use common::*;
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+
+/// `readelf --dyn-syms`: the names of the defined global symbols, with
+/// their versions (`name@@VER` default, `name@VER` compat).
+fn exported(lib: &Path) -> BTreeSet<String> {
+    let out = run_ok(Command::new("readelf").args(["-W", "--dyn-syms"]).arg(lib));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            // Num: Value Size Type Bind Vis Ndx Name
+            (f.len() >= 8 && f[4] == "GLOBAL" && f[6] != "UND").then(|| {
+                // readelf appends " (N)" version indexes on some versions.
+                f[7].to_owned()
+            })
+        })
+        .collect()
+}
+
+/// What src/symbols.txt says the library exports.
+fn expected_from_table() -> BTreeSet<String> {
+    let out = run_ok(
+        Command::new("awk")
+            .args(["-v", "what=dynsym", "-f"])
+            .arg(root().join("scripts/symbols.awk"))
+            .arg(root().join("src/symbols.txt")),
+    );
+    String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect()
+}
+
+/// `readelf -d`: (tag, value) pairs of the dynamic section.
+fn dynamic(lib: &Path) -> Vec<(String, String)> {
+    let out = run_ok(Command::new("readelf").args(["-W", "-d"]).arg(lib));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| {
+            let open = line.find('(')?;
+            let close = line.find(')')?;
+            let tag = line[open + 1..close].to_owned();
+            Some((tag, line[close + 1..].trim().to_owned()))
+        })
+        .collect()
+}
+
+/// The version definitions (`readelf -V`), without addresses: each node
+/// with its flags and parent.
+fn version_tree(lib: &Path) -> Vec<String> {
+    let out = run_ok(Command::new("readelf").args(["-W", "-V"]).arg(lib));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let section = text
+        .split("Version definition section")
+        .nth(1)
+        .and_then(|s| s.split("Version needs section").next())
+        .expect("a version definition section");
+    section
+        .lines()
+        .filter_map(|line| {
+            let rest = line.split_once(':').map(|(_, r)| r.trim())?;
+            (rest.starts_with("Rev:") || rest.starts_with("Parent")).then(|| rest.to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn exports_exactly_the_symbols_of_the_system_libaio() {
+    let ours = exported(&our_lib());
+    let system = exported(&system_lib());
+    assert_eq!(ours, system, "exported symbols differ from the system libaio's");
+    assert_eq!(ours, expected_from_table(), "exported symbols differ from src/symbols.txt");
+    // Sanity: the list is the full one, compat symbols included.
+    assert_eq!(ours.len(), 16);
+    assert!(ours.contains("io_getevents@LIBAIO_0.1") && ours.contains("io_getevents@@LIBAIO_0.4"));
+}
+
+#[test]
+fn version_tree_matches_the_system_libaio() {
+    let ours = version_tree(&our_lib());
+    assert_eq!(ours, version_tree(&system_lib()));
+    assert!(ours.iter().any(|l| l.contains("Name: LIBAIO_0.5")));
+    assert!(ours.iter().any(|l| l == "Parent 1: LIBAIO_0.4"));
+}
+
+#[test]
+fn soname_and_dependencies() {
+    let dynamic = dynamic(&our_lib());
+    let values = |tag: &str| -> Vec<&str> {
+        dynamic.iter().filter(|(t, _)| t == tag).map(|(_, v)| v.as_str()).collect()
+    };
+    assert_eq!(values("SONAME"), ["Library soname: [libaio.so.1]"]);
+    assert_eq!(values("NEEDED"), ["Shared library: [libc.so.6]"], "only libc may be needed");
+    assert!(values("RPATH").is_empty() && values("RUNPATH").is_empty());
+    assert!(values("TEXTREL").is_empty(), "no text relocations");
+}
+
+#[test]
+fn no_rust_runtime_inside() {
+    let out = run_ok(Command::new("readelf").args(["-W", "--dyn-syms"]).arg(our_lib()));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let imports: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains(" UND "))
+        .filter_map(|l| l.split_whitespace().nth(7))
+        .collect();
+    for import in &imports {
+        assert!(
+            !import.contains("Unwind") && !import.contains("rust") && !import.contains("GCC_"),
+            "unexpected import {import}"
+        );
+        // Everything the library calls comes from glibc.
+        assert!(import.contains("@GLIBC_") || !import.contains('@'), "import {import}");
+    }
+    let sections = run_ok(Command::new("readelf").args(["-W", "-S"]).arg(our_lib()));
+    let sections = String::from_utf8_lossy(&sections.stdout);
+    assert!(!sections.contains(".tdata") && !sections.contains(".tbss"), "no thread-local data");
+}
+
+#[test]
+fn stripped_size_is_under_64_kib() {
+    let dir = scratch_dir("stripped-size");
+    let copy = dir.join("libaio.so.1");
+    run_ok(Command::new("strip").arg("-o").arg(&copy).arg(our_lib()));
+    let size = std::fs::metadata(&copy).unwrap().len();
+    println!("stripped libaio.so.1: {size} bytes");
+    assert!(size < 64 * 1024, "{size} bytes");
+}
+
+#[test]
+fn library_file_and_symlinks() {
+    let dir = libdir();
+    let real = dir.join("libaio.so.1.0.2");
+    assert!(real.symlink_metadata().unwrap().file_type().is_file());
+    for link in ["libaio.so.1", "libaio.so"] {
+        assert_eq!(std::fs::read_link(dir.join(link)).unwrap(), Path::new("libaio.so.1.0.2"));
+    }
+}
+
+/// `make install` gives the file set of Debian's libaio1 and libaio-dev.
+#[test]
+fn make_install_honours_destdir_and_directories() {
+    let dest = scratch_dir("install");
+    libdir();
+    let mut make = make();
+    make.arg("-s").arg("install");
+    make.arg(format!("DESTDIR={}", dest.display()));
+    make.args(["prefix=/usr", "libdir=/usr/lib", "includedir=/usr/include"]);
+    run_ok(&mut make);
+
+    let mut files = BTreeSet::new();
+    collect(&dest, &dest, &mut files);
+    let expected: BTreeSet<String> = [
+        "usr/include/libaio.h",
+        "usr/lib/libaio.a",
+        "usr/lib/libaio.so -> libaio.so.1.0.2",
+        "usr/lib/libaio.so.1 -> libaio.so.1.0.2",
+        "usr/lib/libaio.so.1.0.2",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect();
+    assert_eq!(files, expected);
+    let installed = std::fs::read(dest.join("usr/include/libaio.h")).unwrap();
+    assert_eq!(installed, std::fs::read(include_dir().join("libaio.h")).unwrap());
+}
+
+fn collect(base: &Path, dir: &Path, out: &mut BTreeSet<String>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let rel = path.strip_prefix(base).unwrap().display().to_string();
+        let meta = path.symlink_metadata().unwrap();
+        if meta.file_type().is_symlink() {
+            out.insert(format!("{rel} -> {}", std::fs::read_link(&path).unwrap().display()));
+        } else if meta.is_dir() {
+            collect(base, &path, out);
+        } else {
+            out.insert(rel);
+        }
+    }
+}
