@@ -34,7 +34,10 @@ fn expected_from_table() -> BTreeSet<String> {
             .arg(root().join("scripts/symbols.awk"))
             .arg(root().join("src/symbols.txt")),
     );
-    String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect()
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
 }
 
 /// `readelf -d`: (tag, value) pairs of the dynamic section.
@@ -74,8 +77,15 @@ fn version_tree(lib: &Path) -> Vec<String> {
 fn exports_exactly_the_symbols_of_the_system_libaio() {
     let ours = exported(&our_lib());
     let system = exported(&system_lib());
-    assert_eq!(ours, system, "exported symbols differ from the system libaio's");
-    assert_eq!(ours, expected_from_table(), "exported symbols differ from src/symbols.txt");
+    assert_eq!(
+        ours, system,
+        "exported symbols differ from the system libaio's"
+    );
+    assert_eq!(
+        ours,
+        expected_from_table(),
+        "exported symbols differ from src/symbols.txt"
+    );
     // Sanity: the list is the full one, compat symbols included.
     assert_eq!(ours.len(), 16);
     assert!(ours.contains("io_getevents@LIBAIO_0.1") && ours.contains("io_getevents@@LIBAIO_0.4"));
@@ -93,17 +103,29 @@ fn version_tree_matches_the_system_libaio() {
 fn soname_and_dependencies() {
     let dynamic = dynamic(&our_lib());
     let values = |tag: &str| -> Vec<&str> {
-        dynamic.iter().filter(|(t, _)| t == tag).map(|(_, v)| v.as_str()).collect()
+        dynamic
+            .iter()
+            .filter(|(t, _)| t == tag)
+            .map(|(_, v)| v.as_str())
+            .collect()
     };
     assert_eq!(values("SONAME"), ["Library soname: [libaio.so.1]"]);
-    assert_eq!(values("NEEDED"), ["Shared library: [libc.so.6]"], "only libc may be needed");
+    assert_eq!(
+        values("NEEDED"),
+        ["Shared library: [libc.so.6]"],
+        "only libc may be needed"
+    );
     assert!(values("RPATH").is_empty() && values("RUNPATH").is_empty());
     assert!(values("TEXTREL").is_empty(), "no text relocations");
 }
 
 #[test]
 fn no_rust_runtime_inside() {
-    let out = run_ok(Command::new("readelf").args(["-W", "--dyn-syms"]).arg(our_lib()));
+    let out = run_ok(
+        Command::new("readelf")
+            .args(["-W", "--dyn-syms"])
+            .arg(our_lib()),
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     let imports: Vec<&str> = text
         .lines()
@@ -116,11 +138,17 @@ fn no_rust_runtime_inside() {
             "unexpected import {import}"
         );
         // Everything the library calls comes from glibc.
-        assert!(import.contains("@GLIBC_") || !import.contains('@'), "import {import}");
+        assert!(
+            import.contains("@GLIBC_") || !import.contains('@'),
+            "import {import}"
+        );
     }
     let sections = run_ok(Command::new("readelf").args(["-W", "-S"]).arg(our_lib()));
     let sections = String::from_utf8_lossy(&sections.stdout);
-    assert!(!sections.contains(".tdata") && !sections.contains(".tbss"), "no thread-local data");
+    assert!(
+        !sections.contains(".tdata") && !sections.contains(".tbss"),
+        "no thread-local data"
+    );
 }
 
 #[test]
@@ -139,7 +167,10 @@ fn library_file_and_symlinks() {
     let real = dir.join("libaio.so.1.0.2");
     assert!(real.symlink_metadata().unwrap().file_type().is_file());
     for link in ["libaio.so.1", "libaio.so"] {
-        assert_eq!(std::fs::read_link(dir.join(link)).unwrap(), Path::new("libaio.so.1.0.2"));
+        assert_eq!(
+            std::fs::read_link(dir.join(link)).unwrap(),
+            Path::new("libaio.so.1.0.2")
+        );
     }
 }
 
@@ -168,7 +199,10 @@ fn make_install_honours_destdir_and_directories() {
     .collect();
     assert_eq!(files, expected);
     let installed = std::fs::read(dest.join("usr/include/libaio.h")).unwrap();
-    assert_eq!(installed, std::fs::read(include_dir().join("libaio.h")).unwrap());
+    assert_eq!(
+        installed,
+        std::fs::read(include_dir().join("libaio.h")).unwrap()
+    );
 }
 
 fn collect(base: &Path, dir: &Path, out: &mut BTreeSet<String>) {
@@ -177,7 +211,10 @@ fn collect(base: &Path, dir: &Path, out: &mut BTreeSet<String>) {
         let rel = path.strip_prefix(base).unwrap().display().to_string();
         let meta = path.symlink_metadata().unwrap();
         if meta.file_type().is_symlink() {
-            out.insert(format!("{rel} -> {}", std::fs::read_link(&path).unwrap().display()));
+            out.insert(format!(
+                "{rel} -> {}",
+                std::fs::read_link(&path).unwrap().display()
+            ));
         } else if meta.is_dir() {
             collect(base, &path, out);
         } else {

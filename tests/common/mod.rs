@@ -49,11 +49,16 @@ pub fn make() -> Command {
     cmd.arg("-C").arg(root());
     match std::env::var_os("LIBAIO_RS_LIBDIR") {
         Some(dir) => {
-            let build = Path::new(&dir).parent().expect("LIBAIO_RS_LIBDIR is <build>/lib");
+            let build = Path::new(&dir)
+                .parent()
+                .expect("LIBAIO_RS_LIBDIR is <build>/lib");
             cmd.arg(format!("BUILD={}", build.display()));
         }
         None => {
-            cmd.arg(format!("BUILD={}", root().join("target/test-build").display()));
+            cmd.arg(format!(
+                "BUILD={}",
+                root().join("target/test-build").display()
+            ));
             cmd.env("CARGO_TARGET_DIR", root().join("target/test-cargo"));
         }
     }
@@ -87,7 +92,8 @@ pub fn system_lib() -> PathBuf {
 
 /// Runs a command, returning its output; panics if it cannot start.
 pub fn run(cmd: &mut Command) -> Output {
-    cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
 }
 
 /// Runs a command that must succeed.
@@ -137,7 +143,8 @@ type Pgetevents = unsafe extern "C" fn(
 ) -> c_int;
 type Wait = unsafe extern "C" fn(io_context_t, *mut libc::timespec) -> c_int;
 type Cancel01 = unsafe extern "C" fn(io_context_t, *mut iocb) -> c_int;
-type Getevents01 = unsafe extern "C" fn(io_context_t, c_long, *mut io_event, *mut libc::timespec) -> c_int;
+type Getevents01 =
+    unsafe extern "C" fn(io_context_t, c_long, *mut io_event, *mut libc::timespec) -> c_int;
 
 /// One libaio, loaded with dlopen, every exported function looked up by
 /// name and version.
@@ -172,7 +179,12 @@ impl Aio {
         // SAFETY: dlopen of a shared object by absolute path; RTLD_LOCAL keeps
         // the two libaio copies from resolving each other's symbols.
         let handle = unsafe { libc::dlopen(cpath.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL) };
-        assert!(!handle.is_null(), "dlopen {}: {}", path.display(), dlerror());
+        assert!(
+            !handle.is_null(),
+            "dlopen {}: {}",
+            path.display(),
+            dlerror()
+        );
         let sym = |name: &str, version: &str| -> *mut c_void {
             let n = CString::new(name).unwrap();
             let v = CString::new(version).unwrap();
@@ -187,18 +199,54 @@ impl Aio {
             Aio {
                 which,
                 io_setup: std::mem::transmute::<*mut c_void, Setup>(sym("io_setup", "LIBAIO_0.4")),
-                io_destroy: std::mem::transmute::<*mut c_void, Destroy>(sym("io_destroy", "LIBAIO_0.4")),
-                io_submit: std::mem::transmute::<*mut c_void, Submit>(sym("io_submit", "LIBAIO_0.1")),
-                io_cancel: std::mem::transmute::<*mut c_void, Cancel>(sym("io_cancel", "LIBAIO_0.4")),
-                io_getevents: std::mem::transmute::<*mut c_void, Getevents>(sym("io_getevents", "LIBAIO_0.4")),
-                io_pgetevents: std::mem::transmute::<*mut c_void, Pgetevents>(sym("io_pgetevents", "LIBAIO_0.5")),
-                io_queue_init: std::mem::transmute::<*mut c_void, Setup>(sym("io_queue_init", "LIBAIO_0.1")),
-                io_queue_release: std::mem::transmute::<*mut c_void, Destroy>(sym("io_queue_release", "LIBAIO_0.1")),
-                io_queue_run: std::mem::transmute::<*mut c_void, Destroy>(sym("io_queue_run", "LIBAIO_0.1")),
-                io_queue_wait: std::mem::transmute::<*mut c_void, Wait>(sym("io_queue_wait", "LIBAIO_0.4")),
-                io_cancel_0_1: std::mem::transmute::<*mut c_void, Cancel01>(sym("io_cancel", "LIBAIO_0.1")),
-                io_getevents_0_1: std::mem::transmute::<*mut c_void, Getevents01>(sym("io_getevents", "LIBAIO_0.1")),
-                io_queue_wait_0_1: std::mem::transmute::<*mut c_void, Wait>(sym("io_queue_wait", "LIBAIO_0.1")),
+                io_destroy: std::mem::transmute::<*mut c_void, Destroy>(sym(
+                    "io_destroy",
+                    "LIBAIO_0.4",
+                )),
+                io_submit: std::mem::transmute::<*mut c_void, Submit>(sym(
+                    "io_submit",
+                    "LIBAIO_0.1",
+                )),
+                io_cancel: std::mem::transmute::<*mut c_void, Cancel>(sym(
+                    "io_cancel",
+                    "LIBAIO_0.4",
+                )),
+                io_getevents: std::mem::transmute::<*mut c_void, Getevents>(sym(
+                    "io_getevents",
+                    "LIBAIO_0.4",
+                )),
+                io_pgetevents: std::mem::transmute::<*mut c_void, Pgetevents>(sym(
+                    "io_pgetevents",
+                    "LIBAIO_0.5",
+                )),
+                io_queue_init: std::mem::transmute::<*mut c_void, Setup>(sym(
+                    "io_queue_init",
+                    "LIBAIO_0.1",
+                )),
+                io_queue_release: std::mem::transmute::<*mut c_void, Destroy>(sym(
+                    "io_queue_release",
+                    "LIBAIO_0.1",
+                )),
+                io_queue_run: std::mem::transmute::<*mut c_void, Destroy>(sym(
+                    "io_queue_run",
+                    "LIBAIO_0.1",
+                )),
+                io_queue_wait: std::mem::transmute::<*mut c_void, Wait>(sym(
+                    "io_queue_wait",
+                    "LIBAIO_0.4",
+                )),
+                io_cancel_0_1: std::mem::transmute::<*mut c_void, Cancel01>(sym(
+                    "io_cancel",
+                    "LIBAIO_0.1",
+                )),
+                io_getevents_0_1: std::mem::transmute::<*mut c_void, Getevents01>(sym(
+                    "io_getevents",
+                    "LIBAIO_0.1",
+                )),
+                io_queue_wait_0_1: std::mem::transmute::<*mut c_void, Wait>(sym(
+                    "io_queue_wait",
+                    "LIBAIO_0.1",
+                )),
                 path,
             }
         }
@@ -276,7 +324,8 @@ impl<'a> Ctx<'a> {
     pub fn submit(&self, iocbs: &mut [*mut iocb]) {
         // SAFETY: the iocbs and their buffers outlive their completion (the
         // callers reap before dropping them).
-        let ret = unsafe { (self.lib.io_submit)(self.ctx, iocbs.len() as c_long, iocbs.as_mut_ptr()) };
+        let ret =
+            unsafe { (self.lib.io_submit)(self.ctx, iocbs.len() as c_long, iocbs.as_mut_ptr()) };
         assert_eq!(ret, iocbs.len() as c_int, "{:?}: io_submit", self.lib.which);
     }
 
@@ -285,7 +334,10 @@ impl<'a> Ctx<'a> {
         let mut events = vec![zeroed_event(); n];
         let mut got = 0;
         while got < n {
-            let mut timeout = libc::timespec { tv_sec: 10, tv_nsec: 0 };
+            let mut timeout = libc::timespec {
+                tv_sec: 10,
+                tv_nsec: 0,
+            };
             // SAFETY: room for n - got events.
             let ret = unsafe {
                 (self.lib.io_getevents)(
@@ -416,11 +468,21 @@ impl ScratchFile {
         let fd = unsafe {
             libc::open(
                 cpath.as_ptr(),
-                libc::O_RDWR | libc::O_CREAT | libc::O_TRUNC | libc::O_DIRECT | libc::O_CLOEXEC | extra_flags,
+                libc::O_RDWR
+                    | libc::O_CREAT
+                    | libc::O_TRUNC
+                    | libc::O_DIRECT
+                    | libc::O_CLOEXEC
+                    | extra_flags,
                 0o600,
             )
         };
-        assert!(fd >= 0, "open {}: {}", path.display(), std::io::Error::last_os_error());
+        assert!(
+            fd >= 0,
+            "open {}: {}",
+            path.display(),
+            std::io::Error::last_os_error()
+        );
         // SAFETY: fd is open.
         assert_eq!(unsafe { libc::ftruncate(fd, len as libc::off_t) }, 0);
         ScratchFile { path, fd }

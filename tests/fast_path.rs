@@ -1,0 +1,262 @@
+//! When io_getevents and io_pgetevents skip the system call, and when they
+//! do not, observed directly: the calls run on a thread with a seccomp filter
+//! that makes those two system calls fail with an error the kernel never
+//! gives for them (EHWPOISON), instead of reaching the kernel. A result of
+//! `-EHWPOISON` proves the library made the call; any other result proves it
+//! answered by itself. The filter is the thread's own (no TSYNC), so the
+//! rest of the test process is untouched.
+//!
+//! libaio's rule, which both libraries must follow: skip the call (returning
+//! 0) exactly when the timeout is `{0, 0}` and the ring, with the kernel's
+//! magic number, holds no completion. Ours also makes the call for contexts it
+//! did not create or has destroyed, where libaio would read through the
+//! handle and crash.
+
+mod common;
+
+use aio_rs::abi::io_iocb_cmd::IO_CMD_PREAD;
+use common::*;
+use std::ffi::c_int;
+use std::ptr::{null_mut, without_provenance_mut};
+
+/// The error the filter substitutes for the system calls.
+const FILTERED: c_int = -libc::EHWPOISON;
+
+/// Runs `f` on a new thread whose io_getevents and io_pgetevents calls fail
+/// with EHWPOISON without reaching the kernel.
+fn without_reaping_calls<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                install_filter(&[libc::SYS_io_getevents, SYS_IO_PGETEVENTS]);
+                f()
+            })
+            .join()
+            .unwrap()
+    })
+}
+
+#[cfg(target_arch = "x86_64")]
+const AUDIT_ARCH: u32 = 0xc000_003e; // AUDIT_ARCH_X86_64
+#[cfg(target_arch = "x86_64")]
+const SYS_IO_PGETEVENTS: i64 = 333;
+
+fn install_filter(syscalls: &[i64]) {
+    const LD_W_ABS: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
+    const JEQ_K: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
+    const RET_K: u16 = 0x06; // BPF_RET | BPF_K
+    let stmt = |code, k| libc::sock_filter {
+        code,
+        jt: 0,
+        jf: 0,
+        k,
+    };
+    let jump = |k, jt, jf| libc::sock_filter {
+        code: JEQ_K,
+        jt,
+        jf,
+        k,
+    };
+    let n = syscalls.len() as u8;
+    let mut program = vec![
+        stmt(LD_W_ABS, 4), // seccomp_data.arch
+        jump(AUDIT_ARCH, 0, n + 1),
+        stmt(LD_W_ABS, 0), // seccomp_data.nr
+    ];
+    for (i, &nr) in syscalls.iter().enumerate() {
+        // Match: jump to the errno return, past the remaining tests and
+        // the allow.
+        program.push(jump(nr as u32, n - i as u8, 0));
+    }
+    program.push(stmt(RET_K, libc::SECCOMP_RET_ALLOW));
+    program.push(stmt(
+        RET_K,
+        libc::SECCOMP_RET_ERRNO | libc::EHWPOISON as u32,
+    ));
+    let fprog = libc::sock_fprog {
+        len: program.len() as u16,
+        filter: program.as_mut_ptr(),
+    };
+    // SAFETY: both prctl calls only affect the calling thread; the program
+    // is well-formed (every jump lands inside it) and outlives the call.
+    unsafe {
+        assert_eq!(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
+        assert_eq!(
+            libc::prctl(
+                libc::PR_SET_SECCOMP,
+                libc::SECCOMP_MODE_FILTER,
+                &fprog as *const libc::sock_fprog
+            ),
+            0,
+            "seccomp: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
+/// io_getevents(ctx, 0, 1, ..., timeout) and io_pgetevents with the same
+/// arguments, on a thread where they cannot reach the kernel.
+fn reap_without_kernel(
+    lib: &Aio,
+    ctx: io_context_t,
+    timeout: Option<libc::timespec>,
+) -> [c_int; 4] {
+    let raw = ctx as usize;
+    without_reaping_calls(move || {
+        let ctx: io_context_t = without_provenance_mut(raw);
+        let mut event = zeroed_event();
+        let mut t = timeout.unwrap_or(libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        });
+        let t = if timeout.is_some() {
+            &raw mut t
+        } else {
+            null_mut()
+        };
+        // SAFETY: room for one event; the timeout is ours or NULL.
+        unsafe {
+            [
+                keeps_errno("io_getevents", || {
+                    (lib.io_getevents)(ctx, 0, 1, &mut event, t)
+                }),
+                keeps_errno("io_pgetevents", || {
+                    (lib.io_pgetevents)(ctx, 0, 1, &mut event, t, null_mut())
+                }),
+                keeps_errno("io_getevents@0.1", || {
+                    (lib.io_getevents_0_1)(ctx, 1, &mut event, t)
+                }),
+                keeps_errno("io_queue_wait", || (lib.io_queue_wait)(ctx, t)),
+            ]
+        }
+    })
+}
+
+const ZERO: Option<libc::timespec> = Some(libc::timespec {
+    tv_sec: 0,
+    tv_nsec: 0,
+});
+
+#[test]
+fn the_filter_catches_the_calls() {
+    // Without a context this library knows, every call reaches the filter.
+    let got = reap_without_kernel(ours(), null_mut(), ZERO);
+    assert_eq!(got, [FILTERED; 4]);
+}
+
+#[test]
+fn zero_timeout_on_an_empty_ring_makes_no_call() {
+    for lib in both() {
+        let ctx = Ctx::new(lib, 4);
+        assert_eq!(
+            reap_without_kernel(lib, ctx.ctx, ZERO),
+            [0; 4],
+            "{:?}",
+            lib.which
+        );
+    }
+}
+
+#[test]
+fn a_waiting_completion_is_fetched_from_the_kernel() {
+    let file = ScratchFile::new(Fs::Shm, "fast-path", 4096, 0);
+    for lib in both() {
+        let ctx = Ctx::new(lib, 4);
+        let mut buf = AlignedBuf::new(4096, 0);
+        let mut io = rw_iocb(IO_CMD_PREAD, file.fd, &mut buf, 0);
+        ctx.submit(&mut [&mut io]);
+        while ring_head_tail(ctx.ctx).0 == ring_head_tail(ctx.ctx).1 {
+            std::thread::yield_now();
+        }
+        // io_queue_wait asks for no event (nr 0) but makes the call alike.
+        assert_eq!(
+            reap_without_kernel(lib, ctx.ctx, ZERO),
+            [FILTERED; 4],
+            "{:?}",
+            lib.which
+        );
+        ctx.reap(1);
+    }
+}
+
+#[test]
+fn any_other_timeout_makes_the_call() {
+    for lib in both() {
+        let ctx = Ctx::new(lib, 4);
+        for timeout in [
+            None,
+            Some(libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 1,
+            }),
+            Some(libc::timespec {
+                tv_sec: 1,
+                tv_nsec: 0,
+            }),
+        ] {
+            assert_eq!(
+                reap_without_kernel(lib, ctx.ctx, timeout),
+                [FILTERED; 4],
+                "{:?} {timeout:?}",
+                lib.which
+            );
+        }
+    }
+}
+
+#[test]
+fn a_ring_without_the_magic_number_makes_the_call() {
+    for lib in both() {
+        let ctx = Ctx::new(lib, 4);
+        let magic = ctx.ctx.cast::<u32>().wrapping_add(4);
+        // SAFETY: the ring header is mapped writable; the kernel never reads
+        // the magic number back. It is restored below.
+        unsafe { magic.write_volatile(0) };
+        let got = reap_without_kernel(lib, ctx.ctx, ZERO);
+        // SAFETY: as above.
+        unsafe { magic.write_volatile(0xa10a_10a1) };
+        assert_eq!(got, [FILTERED; 4], "{:?}", lib.which);
+    }
+}
+
+#[test]
+fn contexts_the_library_does_not_know_go_to_the_kernel() {
+    // A destroyed context, and one created by the other library: libaio
+    // would read the first and crash; ours asks the kernel.
+    let destroyed = Ctx::new(ours(), 4).ctx;
+    assert_eq!(reap_without_kernel(ours(), destroyed, ZERO), [FILTERED; 4]);
+    let foreign = Ctx::new(system(), 4);
+    assert_eq!(
+        reap_without_kernel(ours(), foreign.ctx, ZERO),
+        [FILTERED; 4]
+    );
+    for bogus in [usize::MAX, 0x1000, 4096 * 12345] {
+        assert_eq!(
+            reap_without_kernel(ours(), without_provenance_mut(bogus), ZERO),
+            [FILTERED; 4]
+        );
+    }
+}
+
+#[test]
+fn io_queue_run_on_an_empty_ring_makes_no_call() {
+    for lib in both() {
+        let ctx = Ctx::new(lib, 4);
+        let raw = ctx.ctx as usize;
+        let run = lib.io_queue_run;
+        // SAFETY: no completion, so no callback is called.
+        let ret = without_reaping_calls(move || unsafe { run(without_provenance_mut(raw)) });
+        assert_eq!(ret, 0, "{:?}", lib.which);
+    }
+}
+
+fn ring_head_tail(ctx: io_context_t) -> (u32, u32) {
+    // SAFETY: a live context is its mapped ring; head and tail are the
+    // third and fourth u32 of the header.
+    unsafe {
+        (
+            ctx.cast::<u32>().add(2).read_volatile(),
+            ctx.cast::<u32>().add(3).read_volatile(),
+        )
+    }
+}
