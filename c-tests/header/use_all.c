@@ -149,7 +149,7 @@ static int calls(io_context_t ctx)
 	iov[1] = iov[0];
 	ts.tv_sec = 0;
 	ts.tv_nsec = 0;
-	sigemptyset(&mask);
+	memset(&mask, 0, sizeof(mask));
 
 	io_prep_pread(&iocbs[0], 0, buf, sizeof(buf), 0);
 	io_prep_pwrite(&iocbs[1], 1, buf, sizeof(buf), 4096);
@@ -187,7 +187,7 @@ static int calls(io_context_t ctx)
 	return ret;
 }
 
-/* Function pointers of the exact types the prototypes have. */
+/* The prototypes, each through a pointer of its exact type. */
 typedef int (*setup_fn)(int, io_context_t *);
 typedef int (*ctx_fn)(io_context_t);
 typedef int (*submit_fn)(io_context_t, long, struct iocb **);
@@ -195,6 +195,44 @@ typedef int (*cancel_fn)(io_context_t, struct iocb *, struct io_event *);
 typedef int (*getevents_fn)(io_context_t, long, long, struct io_event *, struct timespec *);
 typedef int (*pgetevents_fn)(io_context_t, long, long, struct io_event *, struct timespec *, sigset_t *);
 typedef int (*wait_fn)(io_context_t, struct timespec *);
+
+/*
+ * The inline helpers, each through a pointer of its exact type. The pragmas
+ * let gnu89 and c++98 -Wpedantic accept this file's own `long long`, so that
+ * only the header's count.
+ */
+typedef void (*set_callback_fn)(struct iocb *, io_callback_t);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wlong-long"
+typedef void (*prep_rw_fn)(struct iocb *, int, void *, size_t, long long);
+typedef void (*prep_v_fn)(struct iocb *, int, const struct iovec *, int, long long);
+typedef void (*prep_v2_fn)(struct iocb *, int, const struct iovec *, int, long long, int);
+#pragma GCC diagnostic pop
+typedef void (*prep_poll_fn)(struct iocb *, int, int);
+typedef int (*poll_fn)(io_context_t, struct iocb *, io_callback_t, int, int);
+typedef void (*prep_sync_fn)(struct iocb *, int);
+typedef int (*sync_fn)(io_context_t, struct iocb *, io_callback_t, int);
+typedef void (*set_eventfd_fn)(struct iocb *, int);
+
+static int helper_types(void)
+{
+	set_callback_fn set_callback = io_set_callback;
+	prep_rw_fn prep_rw[2] = { io_prep_pread, io_prep_pwrite };
+	prep_v_fn prep_v[2] = { io_prep_preadv, io_prep_pwritev };
+	prep_v2_fn prep_v2[2] = { io_prep_preadv2, io_prep_pwritev2 };
+	prep_poll_fn prep_poll = io_prep_poll;
+	poll_fn poll = io_poll;
+	prep_sync_fn prep_sync[2] = { io_prep_fsync, io_prep_fdsync };
+	sync_fn sync[2] = { io_fsync, io_fdsync };
+	set_eventfd_fn set_eventfd = io_set_eventfd;
+	int n = (set_callback != NULL) + (prep_poll != NULL) + (poll != NULL) + (set_eventfd != NULL);
+	unsigned i;
+
+	for (i = 0; i < 2; i++)
+		n += (prep_rw[i] != NULL) + (prep_v[i] != NULL) + (prep_v2[i] != NULL) + (prep_sync[i] != NULL) +
+		     (sync[i] != NULL);
+	return n;
+}
 
 int libaio_header_use_all(io_context_t ctx);
 int libaio_header_use_all(io_context_t ctx)
@@ -205,7 +243,7 @@ int libaio_header_use_all(io_context_t ctx)
 	cancel_fn cancel = io_cancel;
 	getevents_fn getevents = io_getevents;
 	pgetevents_fn pgetevents = io_pgetevents;
-	int ret = calls(ctx);
+	int ret = calls(ctx) + helper_types();
 #ifdef USE_IO_QUEUE_WAIT
 	wait_fn queue_wait = io_queue_wait;
 	ret += queue_wait != NULL;
