@@ -54,6 +54,11 @@ fn zero_timeout() -> libc::timespec {
     }
 }
 
+/// Whether the tests run with the library's opt-in user-space reaping.
+fn user_space_reaping() -> bool {
+    std::env::var_os("LIBAIO_USERSPACE_REAP").is_some_and(|v| v == "1")
+}
+
 /// A pipe whose read end never becomes readable: polls on it stay pending.
 struct Pipe([c_int; 2]);
 
@@ -235,15 +240,17 @@ fn io_queue_init_null_handle_is_efault_where_libaio_crashes() {
 fn io_destroy_and_io_queue_release_free_once() {
     for lib in both() {
         for destroy in [lib.io_destroy, lib.io_queue_release] {
-            let mut ctx = Ctx::new(lib, 4);
-            let raw = std::mem::replace(&mut ctx.ctx, null_mut());
+            let ctx = Ctx::new(lib, 4);
+            let raw = ctx.ctx;
+            std::mem::forget(ctx);
             // SAFETY: the context we created.
             assert_eq!(keeps_errno("io_destroy", || unsafe { destroy(raw) }), 0);
-            // SAFETY: the kernel validates the handle.
-            assert_eq!(
-                keeps_errno("io_destroy", || unsafe { destroy(raw) }),
-                EINVAL
-            );
+            let stale = StaleHandle::new(lib);
+            let again = keeps_errno("io_destroy", || {
+                // SAFETY: the kernel validates the handle.
+                unsafe { destroy(stale.0) }
+            });
+            assert_eq!(again, EINVAL);
             // SAFETY: as above.
             assert_eq!(unsafe { destroy(null_mut()) }, EINVAL);
             // SAFETY: as above.
@@ -284,10 +291,8 @@ fn io_destroy_waits_for_io_in_flight() {
 #[test]
 fn bad_or_destroyed_contexts_are_einval_everywhere() {
     let lib = ours();
-    let destroyed = {
-        let ctx = Ctx::new(lib, 4);
-        ctx.ctx
-    };
+    let stale = StaleHandle::new(lib);
+    let destroyed = stale.0;
     let mut event = zeroed_event();
     let mut io = poll_iocb(0);
     let mut list = [&mut io as *mut iocb];
@@ -582,10 +587,8 @@ fn io_cancel_of_a_pending_poll_is_in_progress() {
             assert_eq!(done[0].res, 0);
             // Cancelling it again: no longer queued.
             // SAFETY: as above.
-            assert_eq!(
-                unsafe { (lib.io_cancel)(ctx.ctx, &mut io, &mut event) },
-                EINVAL
-            );
+            let again = unsafe { (lib.io_cancel)(ctx.ctx, &mut io, &mut event) };
+            assert_eq!(again, EINVAL);
         }
     }
 }
@@ -665,7 +668,11 @@ fn io_getevents_errors_match_libaio() {
         let mut io = rw_iocb(IO_CMD_PREAD, file.fd, &mut buf, 0);
         ctx.submit(&mut [&mut io]);
         wait_for_completion(ctx.ctx);
-        results.push(get(1, 1, unmapped_address().cast(), &mut short));
+        // (In user-space reaping mode the library itself copies the events, and
+        // a bad array faults like any bad pointer: not tried then.)
+        if !user_space_reaping() {
+            results.push(get(1, 1, unmapped_address().cast(), &mut short));
+        }
         results.push(get(1, 4, ev, &mut short));
         results
     });
@@ -996,10 +1003,8 @@ fn io_queue_wait_returns_at_once() {
         ctx.submit(&mut [&mut io]);
         assert_eq!(ctx.reap(1)[0].res, 4096);
         // SAFETY: as above; NULL context is the kernel's EINVAL.
-        assert_eq!(
-            unsafe { (lib.io_queue_wait)(null_mut(), &mut zero) },
-            EINVAL
-        );
+        let null = unsafe { (lib.io_queue_wait)(null_mut(), &mut zero) };
+        assert_eq!(null, EINVAL);
     }
 }
 
@@ -1057,18 +1062,14 @@ fn completions_can_be_reaped_from_the_ring_directly() {
         let mut zero = zero_timeout();
         // SAFETY: the ring is empty again, as both the library and the
         // kernel see it.
-        assert_eq!(
-            unsafe { (lib.io_getevents)(ctx.ctx, 0, 1, &mut event, &mut zero) },
-            0
-        );
+        let now = unsafe { (lib.io_getevents)(ctx.ctx, 0, 1, &mut event, &mut zero) };
+        assert_eq!(now, 0);
         let mut short = libc::timespec {
             tv_sec: 0,
             tv_nsec: 1_000_000,
         };
         // SAFETY: as above.
-        assert_eq!(
-            unsafe { (lib.io_getevents)(ctx.ctx, 1, 1, &mut event, &mut short) },
-            0
-        );
+        let waited = unsafe { (lib.io_getevents)(ctx.ctx, 1, 1, &mut event, &mut short) };
+        assert_eq!(waited, 0);
     }
 }

@@ -223,8 +223,11 @@ fn a_ring_without_the_magic_number_makes_the_call() {
 fn contexts_the_library_does_not_know_go_to_the_kernel() {
     // A destroyed context, and one created by the other library: libaio
     // would read the first and crash; ours asks the kernel.
-    let destroyed = Ctx::new(ours(), 4).ctx;
-    assert_eq!(reap_without_kernel(ours(), destroyed, ZERO), [FILTERED; 4]);
+    let destroyed = StaleHandle::new(ours());
+    assert_eq!(
+        reap_without_kernel(ours(), destroyed.0, ZERO),
+        [FILTERED; 4]
+    );
     let foreign = Ctx::new(system(), 4);
     assert_eq!(
         reap_without_kernel(ours(), foreign.ctx, ZERO),

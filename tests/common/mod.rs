@@ -169,8 +169,10 @@ pub struct Aio {
     pub io_queue_wait_0_1: Wait,
 }
 
-// The function pointers are plain code addresses.
+// SAFETY: the struct holds plain code addresses and a path; the functions
+// themselves are thread-safe, as libaio's are.
 unsafe impl Sync for Aio {}
+// SAFETY: as above.
 unsafe impl Send for Aio {}
 
 impl Aio {
@@ -494,5 +496,49 @@ impl Drop for ScratchFile {
         // SAFETY: fd is open and ours.
         unsafe { libc::close(self.fd) };
         let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// The address of a context that was created and destroyed, kept reserved
+/// (an inaccessible page is mapped there) so that no other thread's new
+/// context can take it while a test uses the stale handle. Reading through
+/// it faults.
+pub struct StaleHandle(pub io_context_t);
+
+impl StaleHandle {
+    /// A handle to a context `lib` created and destroyed.
+    pub fn new(lib: &Aio) -> StaleHandle {
+        loop {
+            let ctx = Ctx::new(lib, 4);
+            let raw = ctx.ctx;
+            drop(ctx);
+            // SAFETY: maps a fresh inaccessible page at an address nothing
+            // else uses, or fails if another thread's ring got there first.
+            let page = unsafe {
+                libc::mmap(
+                    raw.cast(),
+                    4096,
+                    libc::PROT_NONE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE,
+                    -1,
+                    0,
+                )
+            };
+            if page == raw.cast() {
+                return StaleHandle(raw);
+            }
+            if page != libc::MAP_FAILED {
+                // An old kernel placed it elsewhere: give it back.
+                // SAFETY: the mapping just made.
+                unsafe { libc::munmap(page, 4096) };
+            }
+        }
+    }
+}
+
+impl Drop for StaleHandle {
+    fn drop(&mut self) {
+        // SAFETY: the page mapped in new().
+        unsafe { libc::munmap(self.0.cast(), 4096) };
     }
 }
