@@ -17,24 +17,61 @@
 //! - a context created elsewhere (raw system call, another copy of libaio) is
 //!   served by the kernel.
 //!
-//! The table is a fixed array of atomic words indexed by a hash of the
-//! address, one context per slot; a context whose slot is taken simply stays
-//! unknown. Lookups are a load and a compare. Only `io_setup()`,
-//! `io_destroy()` and the fork handler write it, each with one atomic
-//! operation on one slot, so no thread can corrupt what another registered.
+//! The table is a fixed array of entries indexed by a hash of the address,
+//! one context per entry; a context whose entry is taken stays unknown to the
+//! table. In front of it, the most recently created live context is kept in
+//! one word, so that the common case of a program with one context costs a
+//! single compare: that word never holds 0, but a dummy ring header of our
+//! own whose magic number is wrong, so any pointer equal to it is safe to read
+//! and fails the ring checks.
+//!
+//! Only `io_setup()`, `io_destroy()` and the fork handler change which
+//! contexts are known, each with one atomic operation per word, so no thread
+//! can corrupt what another registered. Each entry also carries the lock that
+//! keeps user-space reaping (see `events`) and kernel reaping of the same
+//! context apart.
 //!
 //! What the program must not do, as with any freed pointer: pass a ring's
 //! old address after unmapping it itself (`munmap`, `mremap`, a raw
 //! io_destroy system call), or destroy a context while another thread is still
 //! calling io_getevents on it.
 
-use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU8, AtomicU32, AtomicUsize, Ordering};
 
-/// Number of slots: a power of two.
-const SLOTS: usize = 256;
+/// Number of entries: a power of two.
+const ENTRIES: usize = 256;
 
-/// Each slot holds a live ring's address, or 0.
-static LIVE: [AtomicUsize; SLOTS] = [const { AtomicUsize::new(0) }; SLOTS];
+/// A live context and its reapers' lock, one per cache line so that threads
+/// working on different contexts do not contend.
+#[repr(C, align(64))]
+pub struct Entry {
+    /// The ring's address, or 0.
+    ctx: AtomicUsize,
+    /// [`REAPING_IN_USER_SPACE`] while a thread copies completions out of the
+    /// ring, plus the number of threads inside io_getevents(2) on it.
+    reapers: AtomicU32,
+}
+
+/// Set in `Entry::reapers` while one thread reaps from the ring itself.
+const REAPING_IN_USER_SPACE: u32 = 1 << 31;
+
+static TABLE: [Entry; ENTRIES] = [const {
+    Entry {
+        ctx: AtomicUsize::new(0),
+        reapers: AtomicU32::new(0),
+    }
+}; ENTRIES];
+
+/// A ring header whose magic number is 0: where [`RECENT`] points when no
+/// context is live. Reading it is safe and every ring check fails on it.
+static NO_RING: [u32; 8] = [0; 8];
+
+/// The most recently created context still live, or [`NO_RING`].
+static RECENT: AtomicPtr<u32> = AtomicPtr::new((&raw const NO_RING).cast::<u32>().cast_mut());
+
+fn no_ring() -> *mut u32 {
+    (&raw const NO_RING).cast::<u32>().cast_mut()
+}
 
 /// Whether the fork handler that empties the table in a child is installed.
 static FORK_HANDLER: AtomicU8 = AtomicU8::new(NOT_INSTALLED);
@@ -43,49 +80,67 @@ const INSTALLING: u8 = 1;
 const INSTALLED: u8 = 2;
 const FAILED: u8 = 3;
 
-/// The slot for address `ctx`: Fibonacci hashing, so that rings a page or a
-/// 64 KiB page apart land in different slots.
+/// The entry for address `ctx`: Fibonacci hashing, so that rings a page or a
+/// 64 KiB page apart land in different entries.
 #[inline(always)]
-fn slot(ctx: usize) -> &'static AtomicUsize {
+fn entry_for(ctx: usize) -> &'static Entry {
     #[cfg(target_pointer_width = "64")]
     const GOLDEN: usize = 0x9e37_79b9_7f4a_7c15;
     #[cfg(target_pointer_width = "32")]
     const GOLDEN: usize = 0x9e37_79b9;
-    let index = ctx.wrapping_mul(GOLDEN) >> (usize::BITS - SLOTS.trailing_zeros());
-    &LIVE[index]
+    let index = ctx.wrapping_mul(GOLDEN) >> (usize::BITS - ENTRIES.trailing_zeros());
+    &TABLE[index]
 }
 
-/// Whether `ctx` is a ring this process created through this library and has
-/// not destroyed through it.
+/// The table's entry for `ctx`, if `ctx` is a live context it holds.
+#[inline]
+pub fn find(ctx: usize) -> Option<&'static Entry> {
+    let entry = entry_for(ctx);
+    (ctx != 0 && entry.ctx.load(Ordering::Acquire) == ctx).then_some(entry)
+}
+
+/// Whether reading the ring header at `ctx` is safe: `ctx` is a ring this
+/// process created through this library and has not destroyed through it, or
+/// the library's own ring-shaped dummy (whose magic number is wrong).
 #[inline(always)]
-pub fn is_live(ctx: usize) -> bool {
-    ctx != 0 && slot(ctx).load(Ordering::Acquire) == ctx
+pub fn is_readable_ring(ctx: usize) -> bool {
+    ctx == RECENT.load(Ordering::Acquire) as usize || find(ctx).is_some()
 }
 
 /// Records `ctx`, just returned by io_setup(2), as live. Does nothing when
-/// its slot is taken or the fork handler could not be installed.
+/// the fork handler could not be installed.
 pub fn insert(ctx: usize) {
     if ctx == 0 || !fork_handler_installed() {
         return;
     }
-    let slot = slot(ctx);
     // An entry equal to ctx can only be stale (a ring destroyed behind the
-    // library's back whose address the kernel has now reused): keep it.
-    let _ = slot.compare_exchange(0, ctx, Ordering::AcqRel, Ordering::Relaxed);
+    // library's back whose address the kernel has now reused): keep it. If
+    // the entry holds another context, this one is only known as RECENT.
+    let _ = entry_for(ctx)
+        .ctx
+        .compare_exchange(0, ctx, Ordering::AcqRel, Ordering::Relaxed);
+    RECENT.store(core::ptr::without_provenance_mut(ctx), Ordering::Release);
 }
 
 /// Forgets `ctx`, about to be destroyed.
 pub fn remove(ctx: usize) {
-    if ctx != 0 {
-        let _ = slot(ctx).compare_exchange(ctx, 0, Ordering::AcqRel, Ordering::Relaxed);
+    if ctx == 0 {
+        return;
     }
+    let recent = core::ptr::without_provenance_mut(ctx);
+    let _ = RECENT.compare_exchange(recent, no_ring(), Ordering::AcqRel, Ordering::Relaxed);
+    let _ = entry_for(ctx)
+        .ctx
+        .compare_exchange(ctx, 0, Ordering::AcqRel, Ordering::Relaxed);
 }
 
 /// Empties the table: run in the child after fork(), where no context of the
-/// parent is valid.
+/// parent is valid (and no other thread exists to hold a reaper's lock).
 extern "C" fn forget_all() {
-    for slot in &LIVE {
-        slot.store(0, Ordering::Relaxed);
+    RECENT.store(no_ring(), Ordering::Relaxed);
+    for entry in &TABLE {
+        entry.ctx.store(0, Ordering::Relaxed);
+        entry.reapers.store(0, Ordering::Relaxed);
     }
 }
 
@@ -115,56 +170,150 @@ fn fork_handler_installed() -> bool {
     }
 }
 
+impl Entry {
+    /// Takes the right to copy completions out of the ring, if no other
+    /// thread of this library is reaping the context, in user space or in
+    /// the kernel. Released when the guard drops.
+    #[inline]
+    pub fn reap_in_user_space(&self) -> Option<UserReaper<'_>> {
+        self.reapers
+            .compare_exchange(
+                0,
+                REAPING_IN_USER_SPACE,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            )
+            .ok()
+            .map(|_| UserReaper(self))
+    }
+
+    /// Declares a thread about to reap the context in the kernel (which
+    /// serialises its own reapers), waiting while a thread copies completions
+    /// out of the ring: the kernel would read the ring's head meanwhile.
+    pub fn reap_in_kernel(&self) -> KernelReaper<'_> {
+        let mut spins = 0u32;
+        let mut state = self.reapers.load(Ordering::Relaxed);
+        loop {
+            if state & REAPING_IN_USER_SPACE != 0 {
+                // The copy takes a few hundred nanoseconds; if its thread was
+                // preempted, let it run.
+                spins += 1;
+                if spins > 100 {
+                    // SAFETY: sched_yield has no preconditions.
+                    unsafe { libc::sched_yield() };
+                } else {
+                    core::hint::spin_loop();
+                }
+                state = self.reapers.load(Ordering::Relaxed);
+                continue;
+            }
+            match self.reapers.compare_exchange_weak(
+                state,
+                state + 1,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return KernelReaper(self),
+                Err(now) => state = now,
+            }
+        }
+    }
+}
+
+/// The right to reap a context in user space; see [`Entry::reap_in_user_space`].
+pub struct UserReaper<'a>(&'a Entry);
+
+impl Drop for UserReaper<'_> {
+    fn drop(&mut self) {
+        self.0
+            .reapers
+            .fetch_and(!REAPING_IN_USER_SPACE, Ordering::Release);
+    }
+}
+
+/// A thread inside io_getevents(2); see [`Entry::reap_in_kernel`].
+pub struct KernelReaper<'a>(&'a Entry);
+
+impl Drop for KernelReaper<'_> {
+    fn drop(&mut self) {
+        self.0.reapers.fetch_sub(1, Ordering::Release);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// The tests below change the process-wide table.
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
     #[test]
-    fn neighbouring_rings_get_distinct_slots() {
+    fn neighbouring_rings_get_distinct_entries() {
         for page in [4096usize, 16384, 65536] {
             let base = 0x7f00_0000_0000usize & !(page - 1);
-            let slots: std::collections::HashSet<_> = (0..64)
-                .map(|i| slot(base - i * 2 * page) as *const AtomicUsize)
+            let entries: std::collections::HashSet<_> = (0..64)
+                .map(|i| entry_for(base - i * 2 * page) as *const Entry)
                 .collect();
             assert!(
-                slots.len() >= 60,
-                "page {page}: {} distinct slots of 64",
-                slots.len()
+                entries.len() >= 60,
+                "page {page}: {} distinct entries of 64",
+                entries.len()
             );
         }
     }
 
     #[test]
     fn null_and_unknown_addresses_are_not_live() {
-        assert!(!is_live(0));
-        assert!(!is_live(usize::MAX));
-        assert!(!is_live(0x1000));
+        let _serial = SERIAL.lock().unwrap();
+        assert!(find(0).is_none() && !is_readable_ring(0));
+        assert!(!is_readable_ring(usize::MAX));
+        assert!(!is_readable_ring(0x1000));
+        // The dummy is readable, but is not a context.
+        assert!(find(no_ring() as usize).is_none());
     }
 
     #[test]
     fn insert_then_remove() {
+        let _serial = SERIAL.lock().unwrap();
         let ctx = 0x7ff1_2345_6000;
         insert(ctx);
-        assert!(is_live(ctx));
+        assert!(is_readable_ring(ctx) && find(ctx).is_some());
         remove(ctx);
-        assert!(!is_live(ctx));
+        assert!(!is_readable_ring(ctx) && find(ctx).is_none());
         insert(0);
-        assert!(!is_live(0));
+        assert!(!is_readable_ring(0));
     }
 
     #[test]
-    fn a_taken_slot_is_not_overwritten() {
+    fn a_taken_entry_is_not_overwritten() {
+        let _serial = SERIAL.lock().unwrap();
         let first = 0x7ff0_0000_0000usize;
-        // Find another address with the same slot.
         let second = (1..)
             .map(|i| first + i * 4096)
-            .find(|&c| core::ptr::eq(slot(c), slot(first)))
+            .find(|&c| core::ptr::eq(entry_for(c), entry_for(first)))
             .unwrap();
         insert(first);
         insert(second);
-        assert!(is_live(first) && !is_live(second));
+        assert!(find(first).is_some() && find(second).is_none());
+        // The newest context is still known, through RECENT.
+        assert!(is_readable_ring(second));
         remove(second);
-        assert!(is_live(first));
+        assert!(find(first).is_some() && !is_readable_ring(second));
         remove(first);
+    }
+
+    #[test]
+    fn user_and_kernel_reapers_exclude_each_other() {
+        let _serial = SERIAL.lock().unwrap();
+        let entry = &TABLE[ENTRIES - 1];
+        let user = entry.reap_in_user_space().expect("free");
+        assert!(entry.reap_in_user_space().is_none());
+        drop(user);
+        let kernel = entry.reap_in_kernel();
+        let kernel2 = entry.reap_in_kernel();
+        assert!(entry.reap_in_user_space().is_none());
+        drop((kernel, kernel2));
+        assert!(entry.reap_in_user_space().is_some());
+        assert_eq!(entry.reapers.load(Ordering::Relaxed), 0);
     }
 }
