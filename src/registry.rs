@@ -39,11 +39,14 @@
 use core::sync::atomic::{AtomicPtr, AtomicU8, AtomicU32, AtomicUsize, Ordering};
 
 /// Number of entries: a power of two.
-const ENTRIES: usize = 256;
+const ENTRIES: usize = 1024;
 
-/// A live context and its reapers' lock, one per cache line so that threads
-/// working on different contexts do not contend.
-#[repr(C, align(64))]
+/// How many consecutive entries, from the one its address hashes to, may
+/// hold a context. Lookups of unknown addresses read them all.
+const PROBES: usize = 16;
+
+/// A live context and its reapers' lock.
+#[repr(C)]
 pub struct Entry {
     /// The ring's address, or 0.
     ctx: AtomicUsize,
@@ -80,23 +83,26 @@ const INSTALLING: u8 = 1;
 const INSTALLED: u8 = 2;
 const FAILED: u8 = 3;
 
-/// The entry for address `ctx`: Fibonacci hashing, so that rings a page or a
-/// 64 KiB page apart land in different entries.
+/// The entries where `ctx` may be: from the one it hashes to (Fibonacci
+/// hashing, so that rings a page or a 64 KiB page apart land apart), the
+/// next [`PROBES`], wrapping around.
 #[inline(always)]
-fn entry_for(ctx: usize) -> &'static Entry {
+fn entries_for(ctx: usize) -> impl Iterator<Item = &'static Entry> {
     #[cfg(target_pointer_width = "64")]
     const GOLDEN: usize = 0x9e37_79b9_7f4a_7c15;
     #[cfg(target_pointer_width = "32")]
     const GOLDEN: usize = 0x9e37_79b9;
-    let index = ctx.wrapping_mul(GOLDEN) >> (usize::BITS - ENTRIES.trailing_zeros());
-    &TABLE[index]
+    let first = ctx.wrapping_mul(GOLDEN) >> (usize::BITS - ENTRIES.trailing_zeros());
+    (first..first + PROBES).map(|i| &TABLE[i % ENTRIES])
 }
 
 /// The table's entry for `ctx`, if `ctx` is a live context it holds.
 #[inline]
 pub fn find(ctx: usize) -> Option<&'static Entry> {
-    let entry = entry_for(ctx);
-    (ctx != 0 && entry.ctx.load(Ordering::Acquire) == ctx).then_some(entry)
+    if ctx == 0 {
+        return None;
+    }
+    entries_for(ctx).find(|entry| entry.ctx.load(Ordering::Acquire) == ctx)
 }
 
 /// Whether reading the ring header at `ctx` is safe: `ctx` is a ring this
@@ -113,12 +119,18 @@ pub fn insert(ctx: usize) {
     if ctx == 0 || !fork_handler_installed() {
         return;
     }
-    // An entry equal to ctx can only be stale (a ring destroyed behind the
-    // library's back whose address the kernel has now reused): keep it. If
-    // the entry holds another context, this one is only known as RECENT.
-    let _ = entry_for(ctx)
-        .ctx
-        .compare_exchange(0, ctx, Ordering::AcqRel, Ordering::Relaxed);
+    // An entry already equal to ctx can only be stale (a ring destroyed
+    // behind the library's back whose address the kernel has now reused):
+    // keep it. If all the entries ctx may use are taken, it stays unknown to
+    // the table (its calls go to the kernel) unless it is the most recent.
+    if find(ctx).is_none() {
+        let _ = entries_for(ctx).any(|entry| {
+            entry
+                .ctx
+                .compare_exchange(0, ctx, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+        });
+    }
     RECENT.store(core::ptr::without_provenance_mut(ctx), Ordering::Release);
 }
 
@@ -129,9 +141,11 @@ pub fn remove(ctx: usize) {
     }
     let recent = core::ptr::without_provenance_mut(ctx);
     let _ = RECENT.compare_exchange(recent, no_ring(), Ordering::AcqRel, Ordering::Relaxed);
-    let _ = entry_for(ctx)
-        .ctx
-        .compare_exchange(ctx, 0, Ordering::AcqRel, Ordering::Relaxed);
+    for entry in entries_for(ctx) {
+        let _ = entry
+            .ctx
+            .compare_exchange(ctx, 0, Ordering::AcqRel, Ordering::Relaxed);
+    }
 }
 
 /// Empties the table: run in the child after fork(), where no context of the
@@ -247,19 +261,46 @@ mod tests {
     /// The tests below change the process-wide table.
     static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+    fn first_entry(ctx: usize) -> *const Entry {
+        entries_for(ctx).next().unwrap()
+    }
+
     #[test]
     fn neighbouring_rings_get_distinct_entries() {
         for page in [4096usize, 16384, 65536] {
             let base = 0x7f00_0000_0000usize & !(page - 1);
-            let entries: std::collections::HashSet<_> = (0..64)
-                .map(|i| entry_for(base - i * 2 * page) as *const Entry)
-                .collect();
+            let entries: std::collections::HashSet<_> =
+                (0..64).map(|i| first_entry(base - i * 2 * page)).collect();
             assert!(
                 entries.len() >= 60,
                 "page {page}: {} distinct entries of 64",
                 entries.len()
             );
         }
+    }
+
+    #[test]
+    fn colliding_contexts_are_all_found() {
+        let _serial = SERIAL.lock().unwrap();
+        let first = 0x7ff0_0000_0000usize;
+        let colliding: Vec<usize> = (1..)
+            .map(|i| first + i * 4096)
+            .filter(|&c| first_entry(c) == first_entry(first))
+            .take(PROBES - 1)
+            .collect();
+        insert(first);
+        for &c in &colliding {
+            insert(c);
+        }
+        assert!(find(first).is_some() && colliding.iter().all(|&c| find(c).is_some()));
+        // Removing one leaves a hole that lookups step over.
+        remove(colliding[0]);
+        assert!(find(colliding[0]).is_none() && find(colliding[1]).is_some());
+        for &c in &colliding[1..] {
+            remove(c);
+        }
+        remove(first);
+        assert!(find(first).is_none());
     }
 
     #[test]
@@ -285,21 +326,23 @@ mod tests {
     }
 
     #[test]
-    fn a_taken_entry_is_not_overwritten() {
+    fn a_full_window_leaves_the_newest_context_known_through_recent() {
         let _serial = SERIAL.lock().unwrap();
-        let first = 0x7ff0_0000_0000usize;
-        let second = (1..)
+        let first = 0x7fe0_0000_0000usize;
+        let colliding: Vec<usize> = (0..)
             .map(|i| first + i * 4096)
-            .find(|&c| core::ptr::eq(entry_for(c), entry_for(first)))
-            .unwrap();
-        insert(first);
-        insert(second);
-        assert!(find(first).is_some() && find(second).is_none());
-        // The newest context is still known, through RECENT.
-        assert!(is_readable_ring(second));
-        remove(second);
-        assert!(find(first).is_some() && !is_readable_ring(second));
-        remove(first);
+            .filter(|&c| first_entry(c) == first_entry(first))
+            .take(PROBES + 1)
+            .collect();
+        for &c in &colliding {
+            insert(c);
+        }
+        let last = *colliding.last().unwrap();
+        assert!(find(last).is_none() && is_readable_ring(last));
+        for &c in &colliding {
+            remove(c);
+        }
+        assert!(!is_readable_ring(last));
     }
 
     #[test]
