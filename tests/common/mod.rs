@@ -313,6 +313,10 @@ pub struct Ctx<'a> {
     pub ctx: io_context_t,
 }
 
+// SAFETY: a context may be used from any thread; the kernel (and the
+// library, for user-space reaping) serialises what needs it.
+unsafe impl Sync for Ctx<'_> {}
+
 impl<'a> Ctx<'a> {
     pub fn new(lib: &'a Aio, maxevents: c_int) -> Ctx<'a> {
         let mut ctx: io_context_t = std::ptr::null_mut();
@@ -448,7 +452,8 @@ pub enum Fs {
     Disk,
 }
 
-/// A file opened with O_DIRECT, removed on drop.
+/// A file opened with O_DIRECT, already unlinked (`path` names where it was
+/// created), closed on drop.
 pub struct ScratchFile {
     pub path: PathBuf,
     pub fd: c_int,
@@ -487,6 +492,8 @@ impl ScratchFile {
         );
         // SAFETY: fd is open.
         assert_eq!(unsafe { libc::ftruncate(fd, len as libc::off_t) }, 0);
+        // Unlinked at once: nothing is left behind even if the test dies.
+        std::fs::remove_file(&path).unwrap();
         ScratchFile { path, fd }
     }
 }
@@ -495,7 +502,6 @@ impl Drop for ScratchFile {
     fn drop(&mut self) {
         // SAFETY: fd is open and ours.
         unsafe { libc::close(self.fd) };
-        let _ = std::fs::remove_file(&self.path);
     }
 }
 
