@@ -1,9 +1,10 @@
 # libaio-rs: builds libaio.so.1 and libaio.a from the Rust crate.
 #
-#   make              build/lib/libaio.so.1.0.2 (+ symlinks), build/lib/libaio.a,
-#                     build/include/libaio.h
+#   make              build/lib/libaio.so.1.0.2 and libaio.so.1t64.0.2 (+ symlinks),
+#                     build/lib/libaio.a, build/include/libaio.h
 #   make check        every test (installs the Debian packages the tests need)
-#   make install      DESTDIR, prefix, libdir, includedir are honoured
+#   make install      DESTDIR, prefix, libdir, includedir, mandir are honoured
+#   make bench        the benchmark against the system libaio
 #   make header       regenerate include/libaio.h from the Rust sources
 #   make clean
 #
@@ -16,6 +17,8 @@ prefix      ?= /usr/local
 exec_prefix ?= $(prefix)
 libdir      ?= $(exec_prefix)/lib
 includedir  ?= $(prefix)/include
+datarootdir ?= $(prefix)/share
+mandir      ?= $(datarootdir)/man
 DESTDIR     ?=
 
 CC      ?= cc
@@ -31,26 +34,38 @@ export CARGO_TARGET_DIR
 BUILD := build
 SONAME := libaio.so.1
 LIBFILE := libaio.so.1.0.2
+# The name Debian 13 and Ubuntu 24.04 gave the same library (package
+# libaio1t64): its own SONAME, and one more, empty, version node on 64-bit.
+SONAME_T64 := libaio.so.1t64
+LIBFILE_T64 := libaio.so.1t64.0.2
+comma := ,
+# The interface version, for pkg-config.
+VERSION := 0.3.113
 
 RUST_LIB := $(CARGO_TARGET_DIR)/release/libaio_rs.a
 GEN := $(BUILD)/gen
 OBJ := $(BUILD)/obj
 LIB := $(BUILD)/lib
 SYMBOLS := src/symbols.txt
-SYMAWK := awk -f scripts/symbols.awk
+# The target's word size decides which t64 functions exist (src/symbols.txt).
+LONG_BYTES := $(shell printf '__SIZEOF_LONG__\n' | $(CC) -E -P -x c - | tail -n 1)
+BITS := $(if $(filter 4,$(LONG_BYTES)),32,64)
+SYMAWK := awk -v bits=$(BITS) -f scripts/symbols.awk
 
-# Linker flags of the shared object: every undefined symbol must resolve
+# Linker flags of the shared objects: every undefined symbol must resolve
 # (-z defs), the version script must match the code (--no-undefined-version),
 # and DWARF of the prebuilt core library is dropped (-S).
-SO_LDFLAGS := -shared -Wl,-soname,$(SONAME) -Wl,--version-script=$(GEN)/libaio.map \
-	-Wl,--gc-sections -Wl,-z,defs -Wl,--no-undefined-version -Wl,-z,relro -Wl,-z,now \
-	-Wl,-z,noexecstack -Wl,-S
+SO_LDFLAGS := -shared -Wl,--gc-sections -Wl,-z,defs -Wl,--no-undefined-version \
+	-Wl,-z,relro -Wl,-z,now -Wl,-z,noexecstack -Wl,-S
 
-.PHONY: all lib header check lint install uninstall clean
+MAN_PAGES := $(wildcard man/*.3)
+
+.PHONY: all lib header check lint install uninstall clean bench
 
 all: lib $(BUILD)/include/libaio.h
 
-lib: $(LIB)/$(LIBFILE) $(LIB)/$(SONAME) $(LIB)/libaio.so $(LIB)/libaio.a
+lib: $(LIB)/$(LIBFILE) $(LIB)/$(SONAME) $(LIB)/libaio.so $(LIB)/libaio.a \
+	$(LIB)/$(LIBFILE_T64) $(LIB)/$(SONAME_T64)
 
 RUST_SOURCES := Cargo.toml $(wildcard Cargo.lock) build.rs $(shell find src -type f)
 
@@ -58,13 +73,21 @@ $(RUST_LIB): $(RUST_SOURCES)
 	$(CARGO) build --release --lib --no-default-features $(CARGO_FLAGS)
 	@touch $@
 
-$(GEN)/libaio.map: $(SYMBOLS) scripts/symbols.awk
+# Version scripts and symbol lists, per library: classic (libaio.so.1) and
+# t64 (libaio.so.1t64), which also has the LIBAIO_0.6 node.
+$(GEN)/libaio-%.map: $(SYMBOLS) scripts/symbols.awk
 	@mkdir -p $(@D)
-	$(SYMAWK) -v what=map $(SYMBOLS) > $@
+	$(SYMAWK) -v what=map -v library=$* $(SYMBOLS) > $@
 
+$(GEN)/renames-%.syms: $(SYMBOLS) scripts/symbols.awk
+	@mkdir -p $(@D)
+	$(SYMAWK) -v what=renames -v library=$* $(SYMBOLS) > $@
+
+# The object keeps every implementation and the static archive exports every
+# default name: those of the t64 library, a superset.
 $(GEN)/%.syms: $(SYMBOLS) scripts/symbols.awk
 	@mkdir -p $(@D)
-	$(SYMAWK) -v what=$* $(SYMBOLS) > $@
+	$(SYMAWK) -v what=$* -v library=t64 $(SYMBOLS) > $@
 
 # One relocatable object holding just what the exported functions reach.
 $(OBJ)/aio.o: $(RUST_LIB) $(GEN)/roots.syms
@@ -74,21 +97,33 @@ $(OBJ)/aio.o: $(RUST_LIB) $(GEN)/roots.syms
 	$(OBJCOPY) --strip-debug --remove-section=.llvmbc --remove-section=.llvmcmd $@.tmp $@
 	@rm -f $@.tmp
 
-# For the shared object: implementations renamed to their versioned names.
-$(OBJ)/aio-shared.o: $(OBJ)/aio.o $(GEN)/renames.syms
-	$(OBJCOPY) --redefine-syms=$(GEN)/renames.syms $< $@
+# For each shared object: implementations renamed to their versioned names.
+$(OBJ)/aio-shared-%.o: $(OBJ)/aio.o $(GEN)/renames-%.syms
+	$(OBJCOPY) --redefine-syms=$(GEN)/renames-$*.syms $< $@
 
 # For the static archive: only the default names stay global, so it links
 # into executables and into other shared objects alike.
 $(OBJ)/aio-static.o: $(OBJ)/aio.o $(GEN)/defaults.syms
 	$(OBJCOPY) --keep-global-symbols=$(GEN)/defaults.syms $< $@
 
-$(LIB)/$(LIBFILE): $(OBJ)/aio-shared.o $(GEN)/libaio.map
+$(LIB)/$(LIBFILE): $(OBJ)/aio-shared-classic.o $(GEN)/libaio-classic.map
 	@mkdir -p $(@D)
-	$(CC) $(SO_LDFLAGS) $(LDFLAGS) -o $@ $<
+	$(CC) $(SO_LDFLAGS) -Wl,-soname,$(SONAME) -Wl,--version-script=$(GEN)/libaio-classic.map \
+		$(LDFLAGS) -o $@ $<
+
+# On 64-bit targets the t64 script names LIBAIO_0.6 functions that do not
+# exist there (see src/symbols.txt), so undefined names are allowed.
+$(LIB)/$(LIBFILE_T64): $(OBJ)/aio-shared-t64.o $(GEN)/libaio-t64.map
+	@mkdir -p $(@D)
+	$(CC) $(SO_LDFLAGS) $(if $(filter 64,$(BITS)),-Wl$(comma)--undefined-version) \
+		-Wl,-soname,$(SONAME_T64) -Wl,--version-script=$(GEN)/libaio-t64.map $(LDFLAGS) -o $@ $<
 
 $(LIB)/$(SONAME) $(LIB)/libaio.so: | $(LIB)/$(LIBFILE)
 	ln -sf $(LIBFILE) $@
+
+$(LIB)/$(SONAME_T64): | $(LIB)/$(LIBFILE_T64)
+	ln -sf $(LIBFILE_T64) $@
+
 
 $(LIB)/libaio.a: $(OBJ)/aio-static.o
 	@mkdir -p $(@D)
@@ -116,18 +151,31 @@ check: all
 	$(MAKE) lint
 	LIBAIO_RS_LIBDIR=$(CURDIR)/$(LIB) $(CARGO) test $(CARGO_FLAGS) -- --test-threads=2
 
-install: lib
-	install -d $(DESTDIR)$(libdir) $(DESTDIR)$(includedir)
+install: all
+	install -d $(DESTDIR)$(libdir)/pkgconfig $(DESTDIR)$(includedir)
 	install -m 644 $(LIB)/$(LIBFILE) $(DESTDIR)$(libdir)/$(LIBFILE)
 	ln -sf $(LIBFILE) $(DESTDIR)$(libdir)/$(SONAME)
+	install -m 644 $(LIB)/$(LIBFILE_T64) $(DESTDIR)$(libdir)/$(LIBFILE_T64)
+	ln -sf $(LIBFILE_T64) $(DESTDIR)$(libdir)/$(SONAME_T64)
 	ln -sf $(LIBFILE) $(DESTDIR)$(libdir)/libaio.so
 	install -m 644 $(LIB)/libaio.a $(DESTDIR)$(libdir)/libaio.a
+	# pkg-config, with the installation directories of this command line.
+	sed -e 's|@prefix@|$(prefix)|' -e 's|@libdir@|$(libdir)|' \
+		-e 's|@includedir@|$(includedir)|' -e 's|@VERSION@|$(VERSION)|' \
+		libaio.pc.in > $(DESTDIR)$(libdir)/pkgconfig/libaio.pc
+	chmod 644 $(DESTDIR)$(libdir)/pkgconfig/libaio.pc
 	install -m 644 include/libaio.h $(DESTDIR)$(includedir)/libaio.h
+ifneq ($(MAN_PAGES),)
+	install -d $(DESTDIR)$(mandir)/man3
+	install -m 644 $(MAN_PAGES) $(DESTDIR)$(mandir)/man3/
+endif
 
 uninstall:
 	rm -f $(DESTDIR)$(libdir)/$(LIBFILE) $(DESTDIR)$(libdir)/$(SONAME) \
+		$(DESTDIR)$(libdir)/$(LIBFILE_T64) $(DESTDIR)$(libdir)/$(SONAME_T64) \
 		$(DESTDIR)$(libdir)/libaio.so $(DESTDIR)$(libdir)/libaio.a \
-		$(DESTDIR)$(includedir)/libaio.h
+		$(DESTDIR)$(libdir)/pkgconfig/libaio.pc $(DESTDIR)$(includedir)/libaio.h \
+		$(addprefix $(DESTDIR)$(mandir)/man3/,$(notdir $(MAN_PAGES)))
 
 clean:
 	rm -rf $(BUILD)

@@ -1,23 +1,43 @@
 #!/usr/bin/awk -f
 # Derives the linker inputs from src/symbols.txt (see its header).
 #
-#   awk -v what=map      -f scripts/symbols.awk src/symbols.txt   version script
-#   awk -v what=renames  -f ...   objcopy --redefine-syms list: impl -> name@[@]version
-#   awk -v what=roots    -f ...   the implementation symbols, one per line
-#   awk -v what=defaults -f ...   the default (@@) names, one per line
-#   awk -v what=dynsym   -f ...   the expected `readelf --dyn-syms` names, sorted
+#   awk -v what=WHAT [-v library=t64] [-v bits=32] -f scripts/symbols.awk src/symbols.txt
 #
-# Optional: -v extra_node=LIBAIO_0.6 appends an empty node inheriting from the
-# last one (the libaio.so.1t64 variant declares it).
+# WHAT is one of:
+#   map       the version script
+#   renames   objcopy --redefine-syms list: impl -> name@[@]version
+#   roots     the implementation symbols, one per line
+#   defaults  the default (@@) names, one per line (the static archive's)
+#   dynsym    the expected `readelf --dyn-syms` names, sorted
+#
+# library: "classic" (libaio.so.1, the default) or "t64" (libaio.so.1t64).
+# bits: the target's word size, 64 (the default) or 32. Functions marked t64
+# exist on 32-bit targets only; on 64-bit ones the t64 version script still
+# lists them (undefined), which keeps their node from being marked weak.
+
+BEGIN {
+	if (library == "") library = "classic"
+	if (bits == "") bits = 64
+	if (library != "classic" && library != "t64") fail("library must be classic or t64")
+}
+
+function fail(message) {
+	printf "symbols.awk: %s\n", message > "/dev/stderr"
+	failed = 1
+	exit 1
+}
 
 /^[ \t]*(#|$)/ { next }
 {
-	name = $1; version = $2; binding = $3; impl = $4
-	if (NF != 4 || (binding != "default" && binding != "compat")) {
-		printf "symbols.txt:%d: malformed line\n", NR > "/dev/stderr"; exit 1
-	}
+	name = $1; version = $2; binding = $3; impl = $4; only = $5
+	if (NF != 5 || (binding != "default" && binding != "compat") || (only != "all" && only != "t64"))
+		fail(sprintf("symbols.txt:%d: malformed line", NR))
+	if (only == "t64" && library != "t64") next
+	defined = (only == "all" || bits == 32)
+
 	if (!(version in seen)) { seen[version] = 1; nodes[++nnodes] = version }
 	members[version] = members[version] "\t\t" name ";\n"
+	if (!defined) next
 	at = (binding == "default") ? "@@" : "@"
 	if (what == "renames") print impl, name at version
 	else if (what == "roots") print impl
@@ -25,8 +45,8 @@
 	else if (what == "dynsym") dyn[++ndyn] = name at version
 }
 END {
+	if (failed) exit 1
 	if (what == "map") {
-		if (extra_node != "") nodes[++nnodes] = extra_node
 		for (i = 1; i <= nnodes; i++) {
 			v = nodes[i]
 			printf "%s {\n", v
@@ -36,7 +56,6 @@ END {
 		}
 	} else if (what == "dynsym") {
 		for (i = 1; i <= nnodes; i++) dyn[++ndyn] = nodes[i]
-		if (extra_node != "") dyn[++ndyn] = extra_node
 		for (i = 1; i <= ndyn; i++) print dyn[i] | "LC_ALL=C sort"
 	}
 }

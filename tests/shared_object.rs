@@ -174,7 +174,8 @@ fn library_file_and_symlinks() {
     }
 }
 
-/// `make install` gives the file set of Debian's libaio1 and libaio-dev.
+/// `make install` gives the file set of Debian's libaio1, libaio1t64 and
+/// libaio-dev, plus pkg-config's file and our manual pages.
 #[test]
 fn make_install_honours_destdir_and_directories() {
     let dest = scratch_dir("install");
@@ -182,27 +183,152 @@ fn make_install_honours_destdir_and_directories() {
     let mut make = make();
     make.arg("-s").arg("install");
     make.arg(format!("DESTDIR={}", dest.display()));
-    make.args(["prefix=/usr", "libdir=/usr/lib", "includedir=/usr/include"]);
+    make.args([
+        "prefix=/usr",
+        "libdir=/usr/lib",
+        "includedir=/usr/include",
+        "mandir=/usr/share/man",
+    ]);
     run_ok(&mut make);
 
     let mut files = BTreeSet::new();
     collect(&dest, &dest, &mut files);
-    let expected: BTreeSet<String> = [
+    let mut expected: BTreeSet<String> = [
         "usr/include/libaio.h",
         "usr/lib/libaio.a",
         "usr/lib/libaio.so -> libaio.so.1.0.2",
         "usr/lib/libaio.so.1 -> libaio.so.1.0.2",
         "usr/lib/libaio.so.1.0.2",
+        "usr/lib/libaio.so.1t64 -> libaio.so.1t64.0.2",
+        "usr/lib/libaio.so.1t64.0.2",
+        "usr/lib/pkgconfig/libaio.pc",
     ]
     .into_iter()
     .map(str::to_owned)
     .collect();
+    for page in std::fs::read_dir(root().join("man")).into_iter().flatten() {
+        let name = page.unwrap().file_name().into_string().unwrap();
+        if name.ends_with(".3") {
+            expected.insert(format!("usr/share/man/man3/{name}"));
+        }
+    }
     assert_eq!(files, expected);
     let installed = std::fs::read(dest.join("usr/include/libaio.h")).unwrap();
     assert_eq!(
         installed,
         std::fs::read(include_dir().join("libaio.h")).unwrap()
     );
+
+    // pkg-config finds the library where it was installed.
+    let pkg_config = |args: &[&str]| {
+        let out = run_ok(
+            Command::new("pkg-config")
+                .args(args)
+                .arg("libaio")
+                .env("PKG_CONFIG_PATH", dest.join("usr/lib/pkgconfig"))
+                .env("PKG_CONFIG_SYSROOT_DIR", &dest)
+                .env("PKG_CONFIG_ALLOW_SYSTEM_LIBS", "1")
+                .env("PKG_CONFIG_ALLOW_SYSTEM_CFLAGS", "1"),
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    assert_eq!(pkg_config(&["--modversion"]), "0.3.113");
+    let text = pkg_config(&["--cflags", "--libs"]);
+    let words: Vec<&str> = text.split_whitespace().collect();
+    assert!(words.contains(&"-laio"), "{text}");
+    let include = format!("-I{}/usr/include", dest.display());
+    let lib = format!("-L{}/usr/lib", dest.display());
+    assert!(
+        words.contains(&include.as_str()) && words.contains(&lib.as_str()),
+        "{text}"
+    );
+}
+
+/// libaio.so.1t64 is the library Debian 13 ships as libaio1t64
+/// (0.3.113-8+b1): the same symbols plus an empty LIBAIO_0.6 node, under its
+/// own SONAME. Compared with the real one, fetched from Debian's archive.
+#[test]
+fn t64_library_matches_debians_libaio1t64() {
+    let ours = libdir().join("libaio.so.1t64");
+    let theirs = debian_t64_library();
+    assert_eq!(exported(&ours), exported(&theirs));
+    assert_eq!(version_tree(&ours), version_tree(&theirs));
+    assert!(exported(&ours).contains("LIBAIO_0.6"));
+    let dynamic = dynamic(&ours);
+    assert!(dynamic.contains(&(
+        "SONAME".to_owned(),
+        "Library soname: [libaio.so.1t64]".to_owned()
+    )));
+    // And it is the same code as libaio.so.1.
+    let t64_text = run_ok(
+        Command::new("objdump")
+            .args(["-d", "--no-addresses", "--no-show-raw-insn"])
+            .arg(&ours),
+    );
+    let classic_text = run_ok(
+        Command::new("objdump")
+            .args(["-d", "--no-addresses", "--no-show-raw-insn"])
+            .arg(our_lib()),
+    );
+    let body = |out: &std::process::Output| {
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.split_once("Disassembly of section .text:")
+            .map(|(_, t)| t.to_owned())
+            .unwrap_or_default()
+    };
+    assert_eq!(body(&t64_text), body(&classic_text));
+}
+
+/// Debian 13's libaio.so.1t64.0.2 (package libaio1t64), downloaded once with
+/// apt-get from the Debian archive into target/.
+fn debian_t64_library() -> std::path::PathBuf {
+    let dir = root().join("target/debian-trixie");
+    let library = dir.join("root/usr/lib/x86_64-linux-gnu/libaio.so.1t64.0.2");
+    if library.exists() {
+        return library;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("lists/partial")).unwrap();
+    std::fs::create_dir_all(dir.join("cache/archives/partial")).unwrap();
+    std::fs::write(
+        dir.join("sources.list"),
+        "deb http://deb.debian.org/debian trixie main\n",
+    )
+    .unwrap();
+    let apt = |args: &[&str]| {
+        let mut cmd = Command::new("apt-get");
+        cmd.current_dir(&dir)
+            .arg(format!(
+                "-o=Dir::Etc::SourceList={}",
+                dir.join("sources.list").display()
+            ))
+            .arg("-o=Dir::Etc::SourceParts=-")
+            .arg(format!(
+                "-o=Dir::State::Lists={}",
+                dir.join("lists").display()
+            ))
+            .arg(format!("-o=Dir::Cache={}", dir.join("cache").display()))
+            .arg("-o=APT::Sandbox::User=root")
+            .arg("-qq")
+            .args(args);
+        run_ok(&mut cmd);
+    };
+    apt(&["update"]);
+    apt(&["download", "libaio1t64=0.3.113-8+b1"]);
+    let deb = dir.join("libaio1t64_0.3.113-8+b1_amd64.deb");
+    run_ok(
+        Command::new("dpkg-deb")
+            .arg("-x")
+            .arg(&deb)
+            .arg(dir.join("root")),
+    );
+    assert!(
+        library.exists(),
+        "no {} in {}",
+        library.display(),
+        deb.display()
+    );
+    library
 }
 
 fn collect(base: &Path, dir: &Path, out: &mut BTreeSet<String>) {
