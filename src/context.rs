@@ -22,11 +22,15 @@ pub unsafe fn setup(maxevents: c_int, ctxp: *mut io_context_t) -> SysResult {
     Ok(ret)
 }
 
-/// io_queue_init(): a fresh handle, then io_setup.
+/// io_queue_init(): io_setup on a cleared handle.
 ///
-/// Unlike libaio it answers `EFAULT` for a NULL `ctxp` (and, where user and
-/// kernel addresses are told apart by the top bit, for a kernel address)
-/// instead of crashing.
+/// libaio clears `*ctxp`, then calls io_setup, and crashes on a bad `ctxp`.
+/// This asks the kernel first, so that it checks the pointer (`EFAULT` for
+/// unmapped memory or a kernel address, instead of a crash). The kernel
+/// refuses a handle that is not 0 before doing anything else; only then is
+/// the handle cleared and the call repeated. The results are libaio's; the
+/// extra, failing, io_setup happens only when `*ctxp` was not 0. A NULL
+/// `ctxp` is `EFAULT` without a call.
 ///
 /// # Safety
 ///
@@ -38,11 +42,21 @@ pub unsafe fn queue_init(maxevents: c_int, ctxp: *mut io_context_t) -> SysResult
     if !plausible_user_address(ctxp as usize) {
         return Err(Errno::EFAULT);
     }
-    // SAFETY: the caller's contract: ctxp is theirs to write. libaio clears
-    // the handle first so that an uninitialised variable works.
-    unsafe { ctxp.write(core::ptr::null_mut()) };
-    // SAFETY: as above.
-    unsafe { setup(maxevents, ctxp) }
+    // SAFETY: the caller's contract; the kernel checks the address.
+    match unsafe { setup(maxevents, ctxp) } {
+        Err(Errno::EINVAL) => {
+            // SAFETY: the kernel read *ctxp before refusing (io_setup checks
+            // the handle first), so it is readable; it is the caller's.
+            if unsafe { ctxp.read_volatile() }.is_null() {
+                return Err(Errno::EINVAL);
+            }
+            // SAFETY: as above; the caller's contract makes it writable.
+            unsafe { ctxp.write_volatile(core::ptr::null_mut()) };
+            // SAFETY: as above.
+            unsafe { setup(maxevents, ctxp) }
+        }
+        other => other,
+    }
 }
 
 /// Forgets the ring, then io_destroy(2).

@@ -220,7 +220,11 @@ fn io_queue_init_rejects_non_positive_sizes_without_touching_the_handle() {
 
 #[test]
 fn io_queue_init_null_handle_is_efault_where_libaio_crashes() {
-    for ctxp in [null_mut(), without_provenance_mut(KERNEL_ADDRESS)] {
+    for ctxp in [
+        null_mut(),
+        without_provenance_mut(KERNEL_ADDRESS),
+        unmapped_address().cast(),
+    ] {
         // SAFETY: the library must reject these without writing.
         let ret = keeps_errno("io_queue_init", || unsafe {
             (ours().io_queue_init)(4, ctxp)
