@@ -51,6 +51,13 @@ impl Ring {
         registry::is_readable_ring(ctx as usize).then_some(Ring(ctx as *const AioRing))
     }
 
+    /// The ring behind `ctx`, if it is the most recently created live
+    /// context: [`Ring::live`] with a single compare.
+    #[inline(always)]
+    pub fn recent(ctx: io_context_t) -> Option<Ring> {
+        registry::is_recent(ctx as usize).then_some(Ring(ctx as *const AioRing))
+    }
+
     /// The header field at byte `offset`, read atomically: the kernel writes
     /// `tail`, and other reapers write `head`, while we read.
     #[inline(always)]
