@@ -260,7 +260,8 @@ pub unsafe extern "C" fn io_queue_run(ctx: io_context_t) -> c_int {
 ///
 /// # Returns
 ///
-/// 0, or `-EINVAL` for a bad context, `-EFAULT` for a bad timeout.
+/// 0, or `-EINVAL` for a bad context, `-EFAULT` for a bad timeout (rarely
+/// `-EINTR`, when the kernel finds a signal pending).
 ///
 /// # Safety
 ///

@@ -54,8 +54,8 @@ pub(crate) const KERNEL_SIGSET_SIZE: usize =
     };
 
 /// The system call numbers, per architecture, from the kernel's
-/// `asm/unistd*.h` (checked against the kernel headers of the cross
-/// toolchains by `tests/syscall_numbers.rs` where they are installed).
+/// `asm/unistd*.h` (Linux 6.1 headers of Debian's cross toolchains and
+/// linux-libc-dev-*-cross packages, checked when written).
 /// `IO_PGETEVENTS` is `None` where the kernel has no such call; io_pgetevents
 /// then fails with `ENOSYS`, as libaio built without it does.
 #[allow(missing_docs)]
