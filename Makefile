@@ -42,7 +42,11 @@ comma := ,
 # The interface version, for pkg-config.
 VERSION := 0.3.113
 
-RUST_LIB := $(CARGO_TARGET_DIR)/release/libaio_rs.a
+# A Rust target triple to cross-build for (with CC, LD, OBJCOPY and AR set
+# to the matching toolchain), e.g. RUST_TARGET=i686-unknown-linux-gnu
+# CC=i686-linux-gnu-gcc ...; empty for the host.
+RUST_TARGET ?=
+RUST_LIB := $(CARGO_TARGET_DIR)/$(if $(RUST_TARGET),$(RUST_TARGET)/)release/libaio_rs.a
 GEN := $(BUILD)/gen
 OBJ := $(BUILD)/obj
 LIB := $(BUILD)/lib
@@ -70,7 +74,7 @@ lib: $(LIB)/$(LIBFILE) $(LIB)/$(SONAME) $(LIB)/libaio.so $(LIB)/libaio.a \
 RUST_SOURCES := Cargo.toml $(wildcard Cargo.lock) build.rs $(shell find src -type f)
 
 $(RUST_LIB): $(RUST_SOURCES)
-	$(CARGO) build --release --lib --no-default-features $(CARGO_FLAGS)
+	$(CARGO) build --release --lib --no-default-features $(if $(RUST_TARGET),--target $(RUST_TARGET)) $(CARGO_FLAGS)
 	@touch $@
 
 # Version scripts and symbol lists, per library: classic (libaio.so.1) and

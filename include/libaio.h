@@ -57,6 +57,29 @@ struct iovec;
 #undef __LIBAIO_LITTLE
 #undef __LIBAIO_LONG_BYTES
 
+/*
+ * On 32-bit targets, a program built with a 64-bit time_t (_TIME_BITS=64)
+ * passes a timespec the usual functions cannot read: its calls of
+ * io_getevents and io_pgetevents go to the 64-bit-time versions of
+ * libaio.so.1t64 instead, as with Debian's libaio.
+ */
+#if defined(__LIBAIO_ILP32) && defined(_TIME_BITS)
+#  if _TIME_BITS == 64
+#    define __LIBAIO_TIME64_NAME(name) __asm__(#name)
+     /* io_queue_wait has no such version: calling it is an error there. */
+#    if defined(__GNUC__)
+#      define __LIBAIO_TIME32_ONLY \
+	__attribute__((__error__("io_queue_wait takes a 32-bit struct timespec: not with _TIME_BITS=64")))
+#    endif
+#  endif
+#endif
+#ifndef __LIBAIO_TIME64_NAME
+#  define __LIBAIO_TIME64_NAME(name)
+#endif
+#ifndef __LIBAIO_TIME32_ONLY
+#  define __LIBAIO_TIME32_ONLY
+#endif
+
 /**
  * The operation an iocb asks for, in `iocb->aio_lio_opcode`.
  */
@@ -490,12 +513,12 @@ int io_cancel(io_context_t ctx, struct iocb *iocb, struct io_event *result);
 /**
  * Reaps between `min_nr` and `nr` completions into `events`, waiting up to `timeout`.
  */
-int io_getevents(io_context_t ctx, long min_nr, long nr, struct io_event *events, struct timespec *timeout);
+int io_getevents(io_context_t ctx, long min_nr, long nr, struct io_event *events, struct timespec *timeout) __LIBAIO_TIME64_NAME(io_getevents_time64);
 
 /**
  * io_getevents() with the signal mask `*sigmask` in place while it waits.
  */
-int io_pgetevents(io_context_t ctx, long min_nr, long nr, struct io_event *events, struct timespec *timeout, sigset_t *sigmask);
+int io_pgetevents(io_context_t ctx, long min_nr, long nr, struct io_event *events, struct timespec *timeout, sigset_t *sigmask) __LIBAIO_TIME64_NAME(io_pgetevents_time64);
 
 /**
  * Sets `*ctxp` to 0, then calls `io_setup(maxevents, ctxp)`.
@@ -515,13 +538,15 @@ int io_queue_run(io_context_t ctx);
 /**
  * Calls `io_getevents(ctx, 0, 0, NULL, timeout)`, which returns at once.
  */
-int io_queue_wait(io_context_t ctx, struct timespec *timeout);
+int io_queue_wait(io_context_t ctx, struct timespec *timeout) __LIBAIO_TIME32_ONLY;
 
 
 #undef __LIBAIO_LITTLE_ENDIAN
 #undef __LIBAIO_BIG_ENDIAN
 #undef __LIBAIO_LP64
 #undef __LIBAIO_ILP32
+#undef __LIBAIO_TIME64_NAME
+#undef __LIBAIO_TIME32_ONLY
 
 /*
  * Helpers that fill in an iocb. Every io_prep_* function clears the whole

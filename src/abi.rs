@@ -311,7 +311,9 @@ mod layout {
     /// Where `key` (and poll's `events`) sits in its 64-bit slot.
     const LOW_HALF: usize = if cfg!(target_endian = "big") { 4 } else { 0 };
 
-    const _: () = assert!(size_of::<iocb>() == 64 && align_of::<iocb>() == 8);
+    // Aligned like its `long long` fields: 8 bytes, but 4 on i386.
+    const _: () =
+        assert!(size_of::<iocb>() == 64 && align_of::<iocb>() == align_of::<c_longlong>());
     const _: () = assert!(offset_of!(iocb, data) == WORD_IN_SLOT);
     const _: () = assert!(offset_of!(iocb, key) == 8 + LOW_HALF);
     const _: () = assert!(offset_of!(iocb, aio_rw_flags) == 12 - LOW_HALF);

@@ -145,6 +145,8 @@ pub unsafe extern "C" fn io_cancel(
 /// # References
 ///
 /// io_getevents(2)
+///
+/// cbindgen:postfix=__LIBAIO_TIME64_NAME(io_getevents_time64)
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn io_getevents(
     ctx: io_context_t,
@@ -178,6 +180,8 @@ pub unsafe extern "C" fn io_getevents(
 /// # References
 ///
 /// io_pgetevents(2)
+///
+/// cbindgen:postfix=__LIBAIO_TIME64_NAME(io_pgetevents_time64)
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn io_pgetevents(
     ctx: io_context_t,
@@ -266,6 +270,8 @@ pub unsafe extern "C" fn io_queue_run(ctx: io_context_t) -> c_int {
 /// # Safety
 ///
 /// `timeout` is NULL or readable.
+///
+/// cbindgen:postfix=__LIBAIO_TIME32_ONLY
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn io_queue_wait(ctx: io_context_t, timeout: *mut libc::timespec) -> c_int {
     // SAFETY: the caller's contract.
@@ -314,4 +320,44 @@ pub unsafe extern "C" fn __libaio_io_queue_wait_0_1(
 ) -> c_int {
     // SAFETY: the caller's contract.
     to_c(unsafe { queue::wait(ctx, timeout) })
+}
+
+/// `io_getevents_time64@@LIBAIO_0.6` (libaio.so.1t64, 32-bit targets):
+/// io_getevents for programs with a 64-bit `time_t` (`_TIME_BITS=64`), whose
+/// header redirects `io_getevents` here.
+///
+/// # Safety
+///
+/// As for [`io_getevents`].
+#[cfg(target_pointer_width = "32")]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn io_getevents_time64(
+    ctx: io_context_t,
+    min_nr: c_long,
+    nr: c_long,
+    events: *mut io_event,
+    timeout: *mut crate::time64::Timespec64,
+) -> c_int {
+    // SAFETY: the caller's contract.
+    to_c(unsafe { crate::time64::getevents(ctx, min_nr, nr, events, timeout) })
+}
+
+/// `io_pgetevents_time64@@LIBAIO_0.6` (libaio.so.1t64, 32-bit targets):
+/// io_pgetevents for programs with a 64-bit `time_t`.
+///
+/// # Safety
+///
+/// As for [`io_pgetevents`].
+#[cfg(target_pointer_width = "32")]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn io_pgetevents_time64(
+    ctx: io_context_t,
+    min_nr: c_long,
+    nr: c_long,
+    events: *mut io_event,
+    timeout: *mut crate::time64::Timespec64,
+    sigmask: *mut libc::sigset_t,
+) -> c_int {
+    // SAFETY: the caller's contract.
+    to_c(unsafe { crate::time64::pgetevents(ctx, min_nr, nr, events, timeout, sigmask) })
 }

@@ -35,6 +35,9 @@ mod ring;
 mod rt;
 #[allow(unsafe_code)]
 mod sys;
+#[cfg(target_pointer_width = "32")]
+#[allow(unsafe_code)]
+mod time64;
 
 /// The checked-in header must be what build.rs generates from this crate.
 #[cfg(all(test, feature = "header"))]

@@ -42,3 +42,26 @@ struct iovec;
 #undef __LIBAIO_BIG
 #undef __LIBAIO_LITTLE
 #undef __LIBAIO_LONG_BYTES
+
+/*
+ * On 32-bit targets, a program built with a 64-bit time_t (_TIME_BITS=64)
+ * passes a timespec the usual functions cannot read: its calls of
+ * io_getevents and io_pgetevents go to the 64-bit-time versions of
+ * libaio.so.1t64 instead, as with Debian's libaio.
+ */
+#if defined(__LIBAIO_ILP32) && defined(_TIME_BITS)
+#  if _TIME_BITS == 64
+#    define __LIBAIO_TIME64_NAME(name) __asm__(#name)
+     /* io_queue_wait has no such version: calling it is an error there. */
+#    if defined(__GNUC__)
+#      define __LIBAIO_TIME32_ONLY \
+	__attribute__((__error__("io_queue_wait takes a 32-bit struct timespec: not with _TIME_BITS=64")))
+#    endif
+#  endif
+#endif
+#ifndef __LIBAIO_TIME64_NAME
+#  define __LIBAIO_TIME64_NAME(name)
+#endif
+#ifndef __LIBAIO_TIME32_ONLY
+#  define __LIBAIO_TIME32_ONLY
+#endif

@@ -3,6 +3,8 @@
 #undef __LIBAIO_BIG_ENDIAN
 #undef __LIBAIO_LP64
 #undef __LIBAIO_ILP32
+#undef __LIBAIO_TIME64_NAME
+#undef __LIBAIO_TIME32_ONLY
 
 /*
  * Helpers that fill in an iocb. Every io_prep_* function clears the whole
