@@ -26,11 +26,12 @@ pub unsafe fn setup(maxevents: c_int, ctxp: *mut io_context_t) -> SysResult {
 ///
 /// libaio clears `*ctxp`, then calls io_setup, and crashes on a bad `ctxp`.
 /// This asks the kernel first, so that it checks the pointer (`EFAULT` for
-/// unmapped memory or a kernel address, instead of a crash). The kernel
-/// refuses a handle that is not 0 before doing anything else; only then is
-/// the handle cleared and the call repeated. The results are libaio's; the
-/// extra, failing, io_setup happens only when `*ctxp` was not 0. A NULL
-/// `ctxp` is `EFAULT` without a call.
+/// unmapped or read-only memory or a kernel address, instead of a crash).
+/// The kernel refuses a handle that is not 0 before doing anything else;
+/// only then is the handle cleared (once the kernel has shown it can write
+/// there) and the call repeated. The results are libaio's; the extra system
+/// calls happen only when `*ctxp` was not 0. A NULL `ctxp` is `EFAULT`
+/// without a call.
 ///
 /// # Safety
 ///
@@ -50,7 +51,12 @@ pub unsafe fn queue_init(maxevents: c_int, ctxp: *mut io_context_t) -> SysResult
             if unsafe { ctxp.read_volatile() }.is_null() {
                 return Err(Errno::EINVAL);
             }
-            // SAFETY: as above; the caller's contract makes it writable.
+            // A read-only page would fault on the write: ask the kernel.
+            // SAFETY: the handle is the caller's, about to be cleared.
+            if !unsafe { sys::kernel_can_write(ctxp) } {
+                return Err(Errno::EFAULT);
+            }
+            // SAFETY: as above, and writable.
             unsafe { ctxp.write_volatile(core::ptr::null_mut()) };
             // SAFETY: as above.
             unsafe { setup(maxevents, ctxp) }

@@ -1,4 +1,4 @@
-//! The six raw kernel AIO system calls, and nothing else.
+//! The six raw kernel AIO system calls, and getcpu(2) as a probe.
 //!
 //! Every other module reaches the kernel through the functions here. Each
 //! passes its arguments to the kernel exactly as libaio 0.3.113 does (same
@@ -64,6 +64,35 @@ mod nr {
 
     /// (io_setup, io_destroy, io_getevents, io_submit, io_cancel, io_pgetevents)
     type Table = (c_long, c_long, c_long, c_long, c_long, Option<c_long>);
+
+    #[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
+    pub(super) const GETCPU: c_long = 309;
+    #[cfg(all(target_arch = "x86_64", target_pointer_width = "32"))]
+    pub(super) const GETCPU: c_long = 0x4000_0000 + 309;
+    #[cfg(target_arch = "x86")]
+    pub(super) const GETCPU: c_long = 318;
+    #[cfg(any(
+        target_arch = "aarch64",
+        target_arch = "riscv64",
+        target_arch = "loongarch64"
+    ))]
+    pub(super) const GETCPU: c_long = 168;
+    #[cfg(target_arch = "arm")]
+    pub(super) const GETCPU: c_long = 345;
+    #[cfg(any(target_arch = "powerpc", target_arch = "powerpc64"))]
+    pub(super) const GETCPU: c_long = 302;
+    #[cfg(target_arch = "s390x")]
+    pub(super) const GETCPU: c_long = 311;
+    #[cfg(target_arch = "mips")]
+    pub(super) const GETCPU: c_long = 4312;
+    #[cfg(all(target_arch = "mips64", target_pointer_width = "64"))]
+    pub(super) const GETCPU: c_long = 5271;
+    #[cfg(all(target_arch = "mips64", target_pointer_width = "32"))]
+    pub(super) const GETCPU: c_long = 6275;
+    #[cfg(any(target_arch = "sparc", target_arch = "sparc64"))]
+    pub(super) const GETCPU: c_long = 308;
+    #[cfg(target_arch = "m68k")]
+    pub(super) const GETCPU: c_long = 314;
 
     #[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
     const TABLE: Table = (206, 207, 208, 209, 210, Some(333));
@@ -323,6 +352,27 @@ pub unsafe fn io_pgetevents(
     ];
     // SAFETY: the caller's contract.
     unsafe { syscall6(number, args) }
+}
+
+/// Whether the kernel can write an `io_context_t` at `ctxp`: asks it to
+/// store something there (getcpu(2) writes the current CPU and node numbers,
+/// 4 bytes each) and to say `EFAULT` if it cannot. The handle's old value is
+/// lost; the caller overwrites it anyway.
+///
+/// # Safety
+///
+/// `ctxp` is the caller's to overwrite (the kernel checks the address).
+pub unsafe fn kernel_can_write(ctxp: *mut io_context_t) -> bool {
+    let cpu = ctxp.cast::<u32>();
+    // The node number fills the second half of a 64-bit handle.
+    let node = if cfg!(target_pointer_width = "64") {
+        cpu.wrapping_add(1)
+    } else {
+        core::ptr::null_mut()
+    };
+    // SAFETY: getcpu writes at most the two words, inside the handle; the
+    // caller's contract.
+    unsafe { syscall6(nr::GETCPU, [cpu as usize, node as usize, 0, 0, 0, 0]) }.is_ok()
 }
 
 #[cfg(test)]
