@@ -148,6 +148,12 @@ pub unsafe extern "C" fn io_cancel(
 ///
 /// cbindgen:postfix=__LIBAIO_TIME64_NAME(io_getevents_time64)
 #[unsafe(no_mangle)]
+// On x86_64 the exported name belongs to the entry point in `fast`.
+#[cfg_attr(
+    all(target_arch = "x86_64", target_pointer_width = "64"),
+    unsafe(export_name = "__libaio_io_getevents_body"),
+    allow(unused_attributes)
+)]
 pub unsafe extern "C" fn io_getevents(
     ctx: io_context_t,
     min_nr: c_long,
@@ -183,6 +189,12 @@ pub unsafe extern "C" fn io_getevents(
 ///
 /// cbindgen:postfix=__LIBAIO_TIME64_NAME(io_pgetevents_time64)
 #[unsafe(no_mangle)]
+// On x86_64 the exported name belongs to the entry point in `fast`.
+#[cfg_attr(
+    all(target_arch = "x86_64", target_pointer_width = "64"),
+    unsafe(export_name = "__libaio_io_pgetevents_body"),
+    allow(unused_attributes)
+)]
 pub unsafe extern "C" fn io_pgetevents(
     ctx: io_context_t,
     min_nr: c_long,

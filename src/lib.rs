@@ -9,7 +9,8 @@
 //! - [`ring`]: the kernel's completion ring behind an `io_context_t`;
 //! - [`registry`]: which rings this process created and may safely read;
 //! - [`context`], [`events`], [`queue`]: what each call does;
-//! - [`exports`]: the exported C functions.
+//! - [`exports`]: the exported C functions, and on x86_64 [`fast`], their
+//!   assembly entry for the zero-timeout poll.
 //!
 //! Built with `panic = "abort"` (every profile the Makefile uses) the crate
 //! is `no_std` and needs nothing but libc; `cargo test` builds it with `std`.
@@ -24,6 +25,9 @@ mod context;
 mod events;
 #[allow(unsafe_code)]
 mod exports;
+#[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
+#[allow(unsafe_code)]
+mod fast;
 #[allow(unsafe_code)]
 mod queue;
 #[allow(unsafe_code)]

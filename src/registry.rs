@@ -69,8 +69,10 @@ static TABLE: [Entry; ENTRIES] = [const {
 /// context is live. Reading it is safe and every ring check fails on it.
 static NO_RING: [u32; 8] = [0; 8];
 
-/// The most recently created context still live, or [`NO_RING`].
-static RECENT: AtomicPtr<u32> = AtomicPtr::new((&raw const NO_RING).cast::<u32>().cast_mut());
+/// The most recently created context still live, or [`NO_RING`]. (The
+/// x86_64 entry points in `fast` compare it with the handle themselves.)
+pub(crate) static RECENT: AtomicPtr<u32> =
+    AtomicPtr::new((&raw const NO_RING).cast::<u32>().cast_mut());
 
 fn no_ring() -> *mut u32 {
     (&raw const NO_RING).cast::<u32>().cast_mut()
@@ -93,7 +95,7 @@ fn entries_for(ctx: usize) -> impl Iterator<Item = &'static Entry> {
     #[cfg(target_pointer_width = "32")]
     const GOLDEN: usize = 0x9e37_79b9;
     let first = ctx.wrapping_mul(GOLDEN) >> (usize::BITS - ENTRIES.trailing_zeros());
-    (first..first + PROBES).map(|i| &TABLE[i % ENTRIES])
+    (first..first + PROBES).map(|i| &TABLE[i & (ENTRIES - 1)])
 }
 
 /// The table's entry for `ctx`, if `ctx` is a live context it holds.
@@ -128,15 +130,31 @@ pub fn insert(ctx: usize) {
     }
     // An entry already equal to ctx can only be stale (a ring destroyed
     // behind the library's back whose address the kernel has now reused):
-    // keep it. If all the entries ctx may use are taken, it stays unknown to
-    // the table (its calls go to the kernel) unless it is the most recent.
-    if find(ctx).is_none() {
-        let _ = entries_for(ctx).any(|entry| {
-            entry
-                .ctx
-                .compare_exchange(0, ctx, Ordering::AcqRel, Ordering::Relaxed)
-                .is_ok()
-        });
+    // keep it. Otherwise take the first free entry of the window; if there
+    // is none, ctx stays unknown to the table (its calls go to the kernel)
+    // unless it is the most recent.
+    'claim: loop {
+        let mut free = None;
+        for entry in entries_for(ctx) {
+            match entry.ctx.load(Ordering::Relaxed) {
+                value if value == ctx => break 'claim,
+                0 if free.is_none() => free = Some(entry),
+                _ => {}
+            }
+        }
+        match free {
+            None => break,
+            Some(entry) => {
+                if entry
+                    .ctx
+                    .compare_exchange(0, ctx, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    break;
+                }
+                // Another thread took it meanwhile: look again.
+            }
+        }
     }
     RECENT.store(core::ptr::without_provenance_mut(ctx), Ordering::Release);
 }
@@ -149,9 +167,11 @@ pub fn remove(ctx: usize) {
     let recent = core::ptr::without_provenance_mut(ctx);
     let _ = RECENT.compare_exchange(recent, no_ring(), Ordering::AcqRel, Ordering::Relaxed);
     for entry in entries_for(ctx) {
-        let _ = entry
-            .ctx
-            .compare_exchange(ctx, 0, Ordering::AcqRel, Ordering::Relaxed);
+        if entry.ctx.load(Ordering::Relaxed) == ctx {
+            let _ = entry
+                .ctx
+                .compare_exchange(ctx, 0, Ordering::AcqRel, Ordering::Relaxed);
+        }
     }
 }
 

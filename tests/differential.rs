@@ -468,12 +468,13 @@ fn assert_equivalent(
     assert!(failures.is_empty(), "{failures}");
 }
 
-/// The normalized trace's lines split into (process, call) at the first
-/// blank; lines without a process token are kept whole.
+/// A trace line split into (process, call) at the first blanks; lines
+/// without a process token are kept whole.
 fn split_process(line: &str) -> (&str, &str) {
     match line.split_once(' ') {
+        // strace pads short process ids with blanks.
         Some((pid, call)) if pid.starts_with("PID") || pid.chars().all(|c| c.is_ascii_digit()) => {
-            (pid, call)
+            (pid, call.trim_start())
         }
         _ => ("", line),
     }
@@ -596,6 +597,13 @@ fn the_trace_transformations_do_what_they_say() {
          {data=ADDR4, obj=ADDR5, res=8192, res2=0}], {tv_sec=0, tv_nsec=0}) = 2\nPID1 io_destroy(ADDR1) = 0\n"
     );
     let ours = "PID1 io_getevents(ADDR1, 0, 2, [], {tv_sec=0, tv_nsec=0}) = 0\nPID1 io_destroy(ADDR1) = 0\n";
+    // Raw strace output pads process ids shorter than five digits.
+    let padded = "6820  io_getevents(0x7f8f77061000, 0, 2, [], {tv_sec=0, tv_nsec=0}) = 0\n\
+                  6820  io_destroy(0x7f8f77061000)        = 0\n";
+    assert_eq!(
+        without_empty_zero_timeout_polls(padded),
+        "6820  io_destroy(0x7f8f77061000)        = 0\n"
+    );
     assert_eq!(
         without_empty_zero_timeout_polls(ours),
         "PID1 io_destroy(ADDR1) = 0\n"
