@@ -64,18 +64,18 @@ SO_LDFLAGS := -shared -Wl,--gc-sections -Wl,-z,defs -Wl,--no-undefined-version \
 
 MAN_PAGES := $(wildcard man/*.3)
 
-.PHONY: all lib header check lint install uninstall clean bench
+.PHONY: all lib header check lint install uninstall clean bench FORCE
 
 all: lib $(BUILD)/include/libaio.h
 
 lib: $(LIB)/$(LIBFILE) $(LIB)/$(SONAME) $(LIB)/libaio.so $(LIB)/libaio.a \
 	$(LIB)/$(LIBFILE_T64) $(LIB)/$(SONAME_T64)
 
-RUST_SOURCES := Cargo.toml $(wildcard Cargo.lock) build.rs $(shell find src -type f)
-
-$(RUST_LIB): $(RUST_SOURCES)
+# Cargo decides whether anything changed (sources, features, toolchain) and
+# leaves the archive untouched when nothing did, so the steps below run only
+# when needed.
+$(RUST_LIB): FORCE
 	$(CARGO) build --release --lib --no-default-features $(if $(RUST_TARGET),--target $(RUST_TARGET)) $(CARGO_FLAGS)
-	@touch $@
 
 # Version scripts and symbol lists, per library: classic (libaio.so.1) and
 # t64 (libaio.so.1t64), which also has the LIBAIO_0.6 node.
@@ -154,6 +154,11 @@ check: all
 	scripts/test-deps
 	$(MAKE) lint
 	LIBAIO_RS_LIBDIR=$(CURDIR)/$(LIB) $(CARGO) test $(CARGO_FLAGS) -- --test-threads=2
+
+# The benchmark against the system libaio (bench/README.md); BENCH_ARGS are
+# passed on, e.g. BENCH_ARGS="--rounds 9".
+bench: lib
+	bench/run --lib $(LIB) $(BENCH_ARGS)
 
 install: all
 	install -d $(DESTDIR)$(libdir)/pkgconfig $(DESTDIR)$(includedir)

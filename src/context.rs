@@ -13,6 +13,7 @@ use crate::sys::{self, Errno, SysResult};
 ///
 /// `ctxp` is NULL or points to an `io_context_t` the caller owns; the kernel
 /// checks it and answers `EFAULT` for a bad address.
+#[inline(always)]
 pub unsafe fn setup(maxevents: c_int, ctxp: *mut io_context_t) -> SysResult {
     // SAFETY: the caller's contract.
     let ret = unsafe { sys::io_setup(maxevents, ctxp) }?;
@@ -70,6 +71,7 @@ pub unsafe fn queue_init(maxevents: c_int, ctxp: *mut io_context_t) -> SysResult
 /// # Safety
 ///
 /// No other thread may be using `ctx` (as with any call that frees it).
+#[inline(always)]
 pub unsafe fn destroy(ctx: io_context_t) -> SysResult {
     registry::remove(ctx as usize);
     // SAFETY: the caller's contract; the kernel validates ctx.

@@ -122,56 +122,46 @@ pub fn is_recent(ctx: usize) -> bool {
     ctx == RECENT.load(Ordering::Acquire) as usize
 }
 
-/// Records `ctx`, just returned by io_setup(2), as live. Does nothing when
-/// the fork handler could not be installed.
+/// Records `ctx`, just returned by io_setup(2), as live, in the first free
+/// entry of its window; if there is none, ctx stays unknown to the table (its
+/// calls go to the kernel) unless it is the most recent. Does nothing when the
+/// fork handler could not be installed.
+#[inline]
 pub fn insert(ctx: usize) {
     if ctx == 0 || !fork_handler_installed() {
         return;
     }
-    // An entry already equal to ctx can only be stale (a ring destroyed
-    // behind the library's back whose address the kernel has now reused):
-    // keep it. Otherwise take the first free entry of the window; if there
-    // is none, ctx stays unknown to the table (its calls go to the kernel)
-    // unless it is the most recent.
-    'claim: loop {
-        let mut free = None;
-        for entry in entries_for(ctx) {
-            match entry.ctx.load(Ordering::Relaxed) {
-                value if value == ctx => break 'claim,
-                0 if free.is_none() => free = Some(entry),
-                _ => {}
-            }
-        }
-        match free {
-            None => break,
-            Some(entry) => {
-                if entry
-                    .ctx
-                    .compare_exchange(0, ctx, Ordering::AcqRel, Ordering::Relaxed)
-                    .is_ok()
-                {
-                    break;
-                }
-                // Another thread took it meanwhile: look again.
-            }
+    for entry in entries_for(ctx) {
+        if entry.ctx.load(Ordering::Relaxed) == 0
+            && entry
+                .ctx
+                .compare_exchange(0, ctx, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+        {
+            break;
         }
     }
     RECENT.store(core::ptr::without_provenance_mut(ctx), Ordering::Release);
 }
 
 /// Forgets `ctx`, about to be destroyed.
+///
+/// Only the first entry holding ctx is cleared: a second one can only exist
+/// if a ring was destroyed behind the library's back and its address reused
+/// by a new one, and [`find`] never sees past the first.
+#[inline]
 pub fn remove(ctx: usize) {
     if ctx == 0 {
         return;
     }
     let recent = core::ptr::without_provenance_mut(ctx);
-    let _ = RECENT.compare_exchange(recent, no_ring(), Ordering::AcqRel, Ordering::Relaxed);
-    for entry in entries_for(ctx) {
-        if entry.ctx.load(Ordering::Relaxed) == ctx {
-            let _ = entry
-                .ctx
-                .compare_exchange(ctx, 0, Ordering::AcqRel, Ordering::Relaxed);
-        }
+    if RECENT.load(Ordering::Relaxed) == recent {
+        let _ = RECENT.compare_exchange(recent, no_ring(), Ordering::AcqRel, Ordering::Relaxed);
+    }
+    if let Some(entry) = find(ctx) {
+        let _ = entry
+            .ctx
+            .compare_exchange(ctx, 0, Ordering::AcqRel, Ordering::Relaxed);
     }
 }
 
@@ -186,7 +176,18 @@ extern "C" fn forget_all() {
 }
 
 /// Installs the fork handler once per process; true when it is in place.
+#[inline(always)]
 fn fork_handler_installed() -> bool {
+    if FORK_HANDLER.load(Ordering::Acquire) == INSTALLED {
+        return true;
+    }
+    install_fork_handler()
+}
+
+/// The first io_setup of the process installs the fork handler.
+#[cold]
+#[inline(never)]
+fn install_fork_handler() -> bool {
     loop {
         match FORK_HANDLER.compare_exchange(
             NOT_INSTALLED,

@@ -172,63 +172,64 @@ fn decode(ret: c_long) -> SysResult {
     }
 }
 
-/// Makes system call `nr` with up to six word-sized arguments.
+/// Defines `$name(nr, args...)`, which makes system call `nr` with the given
+/// word-sized arguments (in the listed x86_64 registers) and decodes the
+/// result. Registers the call does not take are left alone.
 ///
-/// # Safety
-///
-/// The arguments must be valid for system call `nr`: any memory the kernel
-/// writes must belong to the caller.
-#[cfg(all(target_arch = "x86_64", not(feature = "libc-syscall")))]
-#[inline(always)]
-unsafe fn syscall6(nr: c_long, a: [usize; 6]) -> SysResult {
-    let ret: c_long;
-    // SAFETY: the x86_64 Linux system call convention: number in rax,
-    // arguments in rdi, rsi, rdx, r10, r8, r9; the kernel clobbers rcx and
-    // r11 and returns in rax. The call does not use the user stack. What the
-    // kernel does with the arguments is the caller's contract (see above).
-    unsafe {
-        core::arch::asm!(
-            "syscall",
-            inlateout("rax") nr => ret,
-            in("rdi") a[0],
-            in("rsi") a[1],
-            in("rdx") a[2],
-            in("r10") a[3],
-            in("r8") a[4],
-            in("r9") a[5],
-            lateout("rcx") _,
-            lateout("r11") _,
-            options(nostack),
-        );
-    }
-    decode(ret)
-}
-
-/// Makes system call `nr` through libc's `syscall()`, keeping `errno`.
-///
-/// # Safety
-///
-/// As for the assembly version above.
-#[cfg(any(not(target_arch = "x86_64"), feature = "libc-syscall"))]
-#[inline(always)]
-unsafe fn syscall6(nr: c_long, a: [usize; 6]) -> SysResult {
-    // SAFETY: __errno_location() returns the calling thread's errno, valid
-    // for the life of the thread; syscall() is variadic and reads six words,
-    // which is what every AIO call takes at most. The arguments are the
-    // caller's contract.
-    unsafe {
-        let errno = libc::__errno_location();
-        let saved = *errno;
-        let ret = libc::syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
-        if ret == -1 {
-            let err = *errno;
-            *errno = saved;
-            Err(Errno(err))
-        } else {
+/// The functions are `unsafe`: the arguments must be valid for system call
+/// `nr`, and any memory the kernel writes must belong to the caller.
+macro_rules! define_syscall {
+    ($name:ident, $($arg:ident in $reg:tt),*) => {
+        #[cfg(all(target_arch = "x86_64", not(feature = "libc-syscall")))]
+        #[inline(always)]
+        unsafe fn $name(nr: c_long, $($arg: usize),*) -> SysResult {
+            let ret: c_long;
+            // SAFETY: the x86_64 Linux system call convention: number in
+            // rax, arguments in rdi, rsi, rdx, r10, r8, r9; the kernel
+            // clobbers rcx and r11 and returns in rax, and does not use the
+            // user stack. What it does with the arguments is the caller's
+            // contract.
+            unsafe {
+                core::arch::asm!(
+                    "syscall",
+                    inlateout("rax") nr => ret,
+                    $(in($reg) $arg,)*
+                    lateout("rcx") _,
+                    lateout("r11") _,
+                    options(nostack),
+                );
+            }
             decode(ret)
         }
-    }
+
+        #[cfg(any(not(target_arch = "x86_64"), feature = "libc-syscall"))]
+        #[inline(always)]
+        unsafe fn $name(nr: c_long, $($arg: usize),*) -> SysResult {
+            // SAFETY: __errno_location() returns the calling thread's errno,
+            // valid for the life of the thread; syscall() is variadic and
+            // reads as many words as the call takes. The arguments are the
+            // caller's contract.
+            unsafe {
+                let errno = libc::__errno_location();
+                let saved = *errno;
+                let ret = libc::syscall(nr, $($arg),*);
+                if ret == -1 {
+                    let err = *errno;
+                    *errno = saved;
+                    Err(Errno(err))
+                } else {
+                    decode(ret)
+                }
+            }
+        }
+    };
 }
+
+define_syscall!(syscall1, a in "rdi");
+define_syscall!(syscall2, a in "rdi", b in "rsi");
+define_syscall!(syscall3, a in "rdi", b in "rsi", c in "rdx");
+define_syscall!(syscall5, a in "rdi", b in "rsi", c in "rdx", d in "r10", e in "r8");
+define_syscall!(syscall6, a in "rdi", b in "rsi", c in "rdx", d in "r10", e in "r8", f in "r9");
 
 /// `io_setup(2)`: creates a context for `maxevents` events and stores its
 /// address in `*ctxp`, which must hold 0.
@@ -241,12 +242,7 @@ pub unsafe fn io_setup(maxevents: c_int, ctxp: *mut io_context_t) -> SysResult {
     // maxevents is sign-extended to a word, as libaio passes it; the kernel
     // reads the low 32 bits as unsigned.
     // SAFETY: the caller's contract.
-    unsafe {
-        syscall6(
-            nr::IO_SETUP,
-            [maxevents as isize as usize, ctxp as usize, 0, 0, 0, 0],
-        )
-    }
+    unsafe { syscall2(nr::IO_SETUP, maxevents as isize as usize, ctxp as usize) }
 }
 
 /// `io_destroy(2)`: cancels or waits for outstanding I/O, then frees the
@@ -258,7 +254,7 @@ pub unsafe fn io_setup(maxevents: c_int, ctxp: *mut io_context_t) -> SysResult {
 #[inline]
 pub unsafe fn io_destroy(ctx: io_context_t) -> SysResult {
     // SAFETY: the caller's contract; the kernel validates ctx.
-    unsafe { syscall6(nr::IO_DESTROY, [ctx as usize, 0, 0, 0, 0, 0]) }
+    unsafe { syscall1(nr::IO_DESTROY, ctx as usize) }
 }
 
 /// `io_submit(2)`: queues up to `nr` iocbs.
@@ -270,12 +266,7 @@ pub unsafe fn io_destroy(ctx: io_context_t) -> SysResult {
 #[inline]
 pub unsafe fn io_submit(ctx: io_context_t, nr: c_long, iocbs: *mut *mut iocb) -> SysResult {
     // SAFETY: the caller's contract.
-    unsafe {
-        syscall6(
-            nr::IO_SUBMIT,
-            [ctx as usize, nr as usize, iocbs as usize, 0, 0, 0],
-        )
-    }
+    unsafe { syscall3(nr::IO_SUBMIT, ctx as usize, nr as usize, iocbs as usize) }
 }
 
 /// `io_cancel(2)`: tries to cancel `iocb`.
@@ -286,12 +277,7 @@ pub unsafe fn io_submit(ctx: io_context_t, nr: c_long, iocbs: *mut *mut iocb) ->
 #[inline]
 pub unsafe fn io_cancel(ctx: io_context_t, iocb: *mut iocb, result: *mut io_event) -> SysResult {
     // SAFETY: the caller's contract.
-    unsafe {
-        syscall6(
-            nr::IO_CANCEL,
-            [ctx as usize, iocb as usize, result as usize, 0, 0, 0],
-        )
-    }
+    unsafe { syscall3(nr::IO_CANCEL, ctx as usize, iocb as usize, result as usize) }
 }
 
 /// `io_getevents(2)`: reaps between `min_nr` and `nr` events.
@@ -309,16 +295,13 @@ pub unsafe fn io_getevents(
 ) -> SysResult {
     // SAFETY: the caller's contract.
     unsafe {
-        syscall6(
+        syscall5(
             nr::IO_GETEVENTS,
-            [
-                ctx as usize,
-                min_nr as usize,
-                nr as usize,
-                events as usize,
-                timeout as usize,
-                0,
-            ],
+            ctx as usize,
+            min_nr as usize,
+            nr as usize,
+            events as usize,
+            timeout as usize,
         )
     }
 }
@@ -342,16 +325,18 @@ pub unsafe fn io_pgetevents(
     let Some(number) = nr::IO_PGETEVENTS else {
         return Err(Errno(libc::ENOSYS));
     };
-    let args = [
-        ctx as usize,
-        min_nr as usize,
-        nr as usize,
-        events as usize,
-        timeout as usize,
-        sigmask as usize,
-    ];
     // SAFETY: the caller's contract.
-    unsafe { syscall6(number, args) }
+    unsafe {
+        syscall6(
+            number,
+            ctx as usize,
+            min_nr as usize,
+            nr as usize,
+            events as usize,
+            timeout as usize,
+            sigmask as usize,
+        )
+    }
 }
 
 /// Whether the kernel can write an `io_context_t` at `ctxp`: asks it to
@@ -372,7 +357,7 @@ pub unsafe fn kernel_can_write(ctxp: *mut io_context_t) -> bool {
     };
     // SAFETY: getcpu writes at most the two words, inside the handle; the
     // caller's contract.
-    unsafe { syscall6(nr::GETCPU, [cpu as usize, node as usize, 0, 0, 0, 0]) }.is_ok()
+    unsafe { syscall3(nr::GETCPU, cpu as usize, node as usize, 0) }.is_ok()
 }
 
 #[cfg(test)]
