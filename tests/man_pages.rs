@@ -121,7 +121,12 @@ fn header_declarations() -> Vec<String> {
             })
             .sum();
         if depth == 0 {
-            let text = current.take().unwrap();
+            let mut text = current.take().unwrap();
+            // A trailing attribute macro (`__LIBAIO_TIME64_NAME(...)`,
+            // `__LIBAIO_TIME32_ONLY`) is not part of the prototype.
+            if let Some(at) = text.find(") __LIBAIO_") {
+                text.truncate(at + 1);
+            }
             let end = text.rfind(')').unwrap() + 1;
             declarations.push(normalise(&text[..end]));
         }
