@@ -98,13 +98,26 @@ fn entries_for(ctx: usize) -> impl Iterator<Item = &'static Entry> {
     (first..first + PROBES).map(|i| &TABLE[i & (ENTRIES - 1)])
 }
 
-/// The table's entry for `ctx`, if `ctx` is a live context it holds.
-#[inline(never)]
+/// The table's entry for `ctx`, if `ctx` is a live context it holds. The
+/// entry `ctx` hashes to is tried inline; the rest of its window out of line.
+#[inline(always)]
 pub fn find(ctx: usize) -> Option<&'static Entry> {
+    let first = entries_for(ctx).next()?;
+    if ctx != 0 && first.ctx.load(Ordering::Acquire) == ctx {
+        return Some(first);
+    }
+    find_further(ctx)
+}
+
+/// [`find`] past the first entry of the window.
+#[inline(never)]
+fn find_further(ctx: usize) -> Option<&'static Entry> {
     if ctx == 0 {
         return None;
     }
-    entries_for(ctx).find(|entry| entry.ctx.load(Ordering::Acquire) == ctx)
+    entries_for(ctx)
+        .skip(1)
+        .find(|entry| entry.ctx.load(Ordering::Acquire) == ctx)
 }
 
 /// Whether reading the ring header at `ctx` is safe: `ctx` is a ring this
@@ -267,9 +280,9 @@ pub struct UserReaper<'a>(&'a Entry);
 
 impl Drop for UserReaper<'_> {
     fn drop(&mut self) {
-        self.0
-            .reapers
-            .fetch_and(!REAPING_IN_USER_SPACE, Ordering::Release);
+        // While the flag is set no kernel reaper can register (they wait),
+        // so the word holds exactly the flag: a plain store releases it.
+        self.0.reapers.store(0, Ordering::Release);
     }
 }
 

@@ -132,8 +132,14 @@ impl Ring {
         // events (the caller's contract); the two areas cannot overlap.
         unsafe {
             let array = self.0.add(1).cast::<io_event>();
-            core::ptr::copy_nonoverlapping(array.add(head), events, first);
-            core::ptr::copy_nonoverlapping(array, events.add(first), count - first);
+            if count == 1 {
+                // The common case (one completion per call) without a call
+                // to memcpy.
+                events.write(array.add(head).read());
+            } else {
+                core::ptr::copy_nonoverlapping(array.add(head), events, first);
+                core::ptr::copy_nonoverlapping(array, events.add(first), count - first);
+            }
         }
         // Release: the copies are done before the kernel may reuse the slots.
         head_field.store(((head + count) % nr) as u32, Ordering::Release);
