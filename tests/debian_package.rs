@@ -889,23 +889,26 @@ fn prepare_chroot(work: &Path, clock: &Clock) -> Chroot {
             .mounts
             .mount([OsStr::new("--bind"), keep.as_os_str()], &point);
     }
-    clock.step("apt-get install fio libaio-dev (in the chroot)", || {
-        let log = work.join("chroot-apt.log");
-        check_logged(
-            &mut chroot.command(
-                900,
-                &[
-                    "sh",
-                    "-c",
-                    "apt-get -q -o Acquire::Retries=3 update && \
+    clock.step(
+        "apt-get install fio qemu-utils sysbench libaio-dev (in the chroot)",
+        || {
+            let log = work.join("chroot-apt.log");
+            check_logged(
+                &mut chroot.command(
+                    900,
+                    &[
+                        "sh",
+                        "-c",
+                        "apt-get -q -o Acquire::Retries=3 update && \
                      apt-get -q -y -o Acquire::Retries=3 install --no-install-recommends \
-                     fio libaio-dev",
-                ],
-            ),
-            &log,
-        );
-    });
-    for package in ["fio", "libaio1", "libaio-dev"] {
+                     fio qemu-utils sysbench libaio-dev",
+                    ],
+                ),
+                &log,
+            );
+        },
+    );
+    for package in ["fio", "qemu-utils", "sysbench", "libaio1", "libaio-dev"] {
         assert_eq!(
             chroot.status(package),
             "installed",
@@ -978,6 +981,67 @@ fn foreign_instances(build: &Build, dir: &Path, foreign: &str) -> Vec<PathBuf> {
         debs.push(deb);
     }
     debs
+}
+
+/// The functions libaio exports (other libraries' io_* names, such as
+/// liburing's io_uring_*, are not ours).
+const LIBAIO_FUNCTIONS: [&str; 10] = [
+    "io_setup",
+    "io_destroy",
+    "io_submit",
+    "io_cancel",
+    "io_getevents",
+    "io_pgetevents",
+    "io_queue_init",
+    "io_queue_release",
+    "io_queue_run",
+    "io_queue_wait",
+];
+
+/// Asserts that `LD_DEBUG=bindings` output left in the chroot's
+/// /tmp/ld-debug.* shows `program`'s io_submit bound to the installed
+/// libaio.so.1 (the file of our package), and nothing else of libaio's
+/// elsewhere.
+fn assert_bound_to_installed(chroot: &Chroot, program: &str, multiarch: &str) {
+    let mut debug = String::new();
+    for entry in fs::read_dir(chroot.path("/tmp")).unwrap() {
+        let path = entry.unwrap().path();
+        if path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("ld-debug.")
+        {
+            debug += &fs::read_to_string(&path).unwrap();
+        }
+    }
+    let needle = format!("binding file {program} [0] to ");
+    let bindings: Vec<(String, String)> = debug
+        .lines()
+        .filter_map(|line| {
+            let rest = line.split_once(needle.as_str())?.1;
+            let (lib, rest) = rest.split_once(" [")?;
+            let symbol = rest.split_once(": normal symbol `")?.1.split_once('\'')?.0;
+            LIBAIO_FUNCTIONS
+                .contains(&symbol)
+                .then(|| (lib.to_owned(), symbol.to_owned()))
+        })
+        .collect();
+    assert!(
+        bindings.iter().any(|(_, s)| s == "io_submit"),
+        "LD_DEBUG=bindings shows no binding of {program}'s io_submit"
+    );
+    for (lib, symbol) in &bindings {
+        assert!(
+            lib == &format!("/usr/lib/{multiarch}/libaio.so.1")
+                || lib == &format!("/lib/{multiarch}/libaio.so.1"),
+            "{program}'s {symbol} is bound to {lib}, not the installed libaio.so.1"
+        );
+    }
+    println!(
+        "{program}: {} io_* bindings, all to the installed libaio.so.1",
+        bindings.len()
+    );
 }
 
 /// Installs our packages into the chroot and runs fio there on them.
@@ -1090,8 +1154,8 @@ fn install_and_run(chroot: &Chroot, build: &Build, work: &Path, clock: &Clock) {
             let rest = line.split_once("binding file fio [0] to ")?.1;
             let (lib, rest) = rest.split_once(" [")?;
             let symbol = rest.split_once(": normal symbol `")?.1.split_once('\'')?.0;
-            symbol
-                .starts_with("io_")
+            LIBAIO_FUNCTIONS
+                .contains(&symbol)
                 .then(|| (lib.to_owned(), symbol.to_owned()))
         })
         .collect();
@@ -1140,6 +1204,56 @@ fn install_and_run(chroot: &Chroot, build: &Build, work: &Path, clock: &Clock) {
         installed, packaged,
         "the installed {real} is not our package's"
     );
+
+    // The same for qemu-img, whose native AIO reads completions from the ring
+    // itself, and sysbench's asynchronous file I/O; both verify their data.
+    let qemu = clock.step("qemu-img convert with aio=native (in the chroot)", || {
+        let opts = |file: &str| {
+            format!(
+                "driver=raw,file.driver=file,file.filename={file},file.aio=native,cache.direct=on"
+            )
+        };
+        chroot.sh(
+            300,
+            &format!(
+                "set -e; rm -f /tmp/ld-debug.*; \
+                 dd if=/dev/urandom of=/tmp/q.src bs=1M count=16 status=none; \
+                 dd if=/dev/zero of=/tmp/q.dst bs=1M count=16 status=none; \
+                 LD_DEBUG=bindings LD_DEBUG_OUTPUT=/tmp/ld-debug \
+                 qemu-img convert -n -W -m 8 --image-opts --target-image-opts {} {}; \
+                 cmp /tmp/q.src /tmp/q.dst; rm -f /tmp/q.src /tmp/q.dst; echo copied",
+                opts("/tmp/q.src"),
+                opts("/tmp/q.dst")
+            ),
+        )
+    });
+    assert!(qemu.contains("copied"), "{qemu}");
+    assert_bound_to_installed(chroot, "qemu-img", &multiarch);
+    let sysbench = clock.step(
+        "sysbench fileio async direct, validated (in the chroot)",
+        || {
+            chroot.sh(
+                300,
+                "set -e; rm -rf /tmp/sb /tmp/ld-debug.*; mkdir /tmp/sb; cd /tmp/sb; \
+             o='fileio --file-num=2 --file-total-size=8M --file-block-size=16384 \
+                --file-extra-flags=direct --time=0 --validate=on'; \
+             sysbench $o prepare >/dev/null; \
+             LD_DEBUG=bindings LD_DEBUG_OUTPUT=/tmp/ld-debug \
+             sysbench $o --file-test-mode=rndrw --file-io-mode=async --file-async-backlog=1 \
+               --events=2000 run; \
+             sysbench $o cleanup >/dev/null; cd /; rm -rf /tmp/sb",
+            )
+        },
+    );
+    let events = sysbench
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("total number of events:"))
+        .map(str::trim);
+    assert!(
+        !sysbench.contains("FATAL") && events == Some("2000"),
+        "sysbench:\n{sysbench}"
+    );
+    assert_bound_to_installed(chroot, "sysbench", &multiarch);
 
     // Multi-Arch: same: the packages' instances for another architecture
     // install beside these (each Conflicts with a name both provide, and
