@@ -23,9 +23,6 @@ const VAR: &str = "LIBAIO_USERSPACE_REAP";
 /// Names the case a child process runs.
 const CASE: &str = "LIBAIO_RS_REAP_CASE";
 
-/// The error a seccomp filter substitutes for io_getevents/io_pgetevents.
-const FILTERED: c_int = -libc::EHWPOISON;
-
 type Case = fn();
 
 /// The cases, each with the value of the variable it runs under.
@@ -144,84 +141,6 @@ fn main() {
 }
 
 // ------------------------------------------------------------------ helpers
-
-/// Runs a case's child process, killing it (and failing) past `limit`: a
-/// reaping bug can show up as a hang.
-fn run_with_time_limit(cmd: &mut Command, limit: std::time::Duration) -> std::process::Output {
-    use std::process::Stdio;
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let start = std::time::Instant::now();
-    while child.try_wait().expect("wait").is_none() {
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            println!("(killed after {limit:?})");
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    child.wait_with_output().expect("output")
-}
-
-/// Installs, on the calling thread only, a seccomp filter that makes
-/// io_getevents and io_pgetevents fail with EHWPOISON without reaching the
-/// kernel (see tests/fast_path.rs).
-fn block_reaping_calls() {
-    #[cfg(target_arch = "x86_64")]
-    const AUDIT_ARCH: u32 = 0xc000_003e;
-    #[cfg(target_arch = "x86_64")]
-    const CALLS: [u32; 2] = [208, 333];
-    let stmt = |code, k| libc::sock_filter {
-        code,
-        jt: 0,
-        jf: 0,
-        k,
-    };
-    let jump = |k, jt, jf| libc::sock_filter {
-        code: 0x15,
-        jt,
-        jf,
-        k,
-    };
-    let mut program = [
-        stmt(0x20, 4),
-        jump(AUDIT_ARCH, 0, 3),
-        stmt(0x20, 0),
-        jump(CALLS[0], 2, 0),
-        jump(CALLS[1], 1, 0),
-        stmt(0x06, libc::SECCOMP_RET_ALLOW),
-        stmt(0x06, libc::SECCOMP_RET_ERRNO | libc::EHWPOISON as u32),
-    ];
-    let fprog = libc::sock_fprog {
-        len: program.len() as u16,
-        filter: program.as_mut_ptr(),
-    };
-    // SAFETY: both calls affect only this thread; the program is well formed
-    // and outlives the call.
-    unsafe {
-        assert_eq!(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
-        assert_eq!(
-            libc::prctl(libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_FILTER, &fprog),
-            0
-        );
-    }
-}
-
-/// Runs `f` on a thread where io_getevents/io_pgetevents cannot reach the
-/// kernel.
-fn without_reaping_calls<T: Send>(f: impl FnOnce() -> T + Send) -> T {
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            block_reaping_calls();
-            f()
-        })
-        .join()
-        .unwrap()
-    })
-}
 
 fn ring_word(ctx: io_context_t, index: usize) -> u32 {
     // SAFETY: a live context is its mapped ring, whose header has 8 u32s.

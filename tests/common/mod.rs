@@ -19,6 +19,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 pub use aio_rs::abi::{io_context_t, io_event, iocb};
 
@@ -546,5 +547,127 @@ impl Drop for StaleHandle {
     fn drop(&mut self) {
         // SAFETY: the page mapped in new().
         unsafe { libc::munmap(self.0.cast(), 4096) };
+    }
+}
+
+// ------------------------------------------------ observing system calls
+
+/// Observing whether the library makes the io_getevents/io_pgetevents
+/// system calls, with a seccomp filter on one thread: it makes those two
+/// calls fail with an error the kernel never gives for them (EHWPOISON)
+/// instead of reaching the kernel.
+/// The error the filter substitutes for the system calls.
+pub const FILTERED: c_int = -libc::EHWPOISON;
+
+/// Runs `f` on a new thread whose io_getevents and io_pgetevents calls fail
+/// with EHWPOISON without reaching the kernel.
+pub fn without_reaping_calls<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                install_filter(&[libc::SYS_io_getevents, SYS_IO_PGETEVENTS]);
+                f()
+            })
+            .join()
+            .unwrap()
+    })
+}
+
+#[cfg(target_arch = "x86_64")]
+const AUDIT_ARCH: u32 = 0xc000_003e; // AUDIT_ARCH_X86_64
+#[cfg(target_arch = "x86_64")]
+const SYS_IO_PGETEVENTS: i64 = 333;
+
+fn install_filter(syscalls: &[i64]) {
+    const LD_W_ABS: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
+    const JEQ_K: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
+    const RET_K: u16 = 0x06; // BPF_RET | BPF_K
+    let stmt = |code, k| libc::sock_filter {
+        code,
+        jt: 0,
+        jf: 0,
+        k,
+    };
+    let jump = |k, jt, jf| libc::sock_filter {
+        code: JEQ_K,
+        jt,
+        jf,
+        k,
+    };
+    let n = syscalls.len() as u8;
+    let mut program = vec![
+        stmt(LD_W_ABS, 4), // seccomp_data.arch
+        jump(AUDIT_ARCH, 0, n + 1),
+        stmt(LD_W_ABS, 0), // seccomp_data.nr
+    ];
+    for (i, &nr) in syscalls.iter().enumerate() {
+        // Match: jump to the errno return, past the remaining tests and
+        // the allow.
+        program.push(jump(nr as u32, n - i as u8, 0));
+    }
+    program.push(stmt(RET_K, libc::SECCOMP_RET_ALLOW));
+    program.push(stmt(
+        RET_K,
+        libc::SECCOMP_RET_ERRNO | libc::EHWPOISON as u32,
+    ));
+    let fprog = libc::sock_fprog {
+        len: program.len() as u16,
+        filter: program.as_mut_ptr(),
+    };
+    // SAFETY: both prctl calls only affect the calling thread; the program
+    // is well-formed (every jump lands inside it) and outlives the call.
+    unsafe {
+        assert_eq!(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
+        assert_eq!(
+            libc::prctl(
+                libc::PR_SET_SECCOMP,
+                libc::SECCOMP_MODE_FILTER,
+                &fprog as *const libc::sock_fprog
+            ),
+            0,
+            "seccomp: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
+/// Runs a command, killing it (and failing) past `limit`: a bug can show up
+/// as a hang. Its output is read meanwhile, so a chatty child cannot block.
+pub fn run_with_time_limit(cmd: &mut Command, limit: Duration) -> std::process::Output {
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // Read the pipes meanwhile, so a chatty child cannot block on them.
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out_reader = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut stdout, &mut v).unwrap();
+        v
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut stderr, &mut v).unwrap();
+        v
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            println!("(killed after {limit:?})");
+            break child.wait().expect("wait");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    std::process::Output {
+        status,
+        stdout: out_reader.join().unwrap(),
+        stderr: err_reader.join().unwrap(),
     }
 }
