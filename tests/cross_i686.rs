@@ -50,7 +50,7 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use common::{root, run, run_ok, scratch_dir};
+use common::{debian_archive_package, root, run, run_ok, scratch_dir};
 
 /// The Rust target the library is cross-built for.
 const RUST_TARGET: &str = "i686-unknown-linux-gnu";
@@ -200,63 +200,15 @@ fn debian() -> &'static Debian {
     })
 }
 
-/// Downloads `package` (i386, `version`) from Debian's `dist` once into
-/// target/debian-i386/ with apt-get and a private configuration (sources,
-/// lists and cache all there; nothing installed), extracts it, and returns
-/// the directory holding `library`.
+/// Debian's i386 `package` of `dist`, extracted (see
+/// `common::debian_archive_package`): the directory holding `library`.
 fn debian_package(dist: &str, package: &str, version: &str, library: &str) -> PathBuf {
-    let dir = root().join("target/debian-i386").join(dist);
-    let libdir = dir.join("root/usr/lib/i386-linux-gnu");
-    if libdir.join(library).exists() {
-        return libdir;
-    }
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(dir.join("lists/partial")).unwrap();
-    fs::create_dir_all(dir.join("cache/archives/partial")).unwrap();
-    fs::write(
-        dir.join("sources.list"),
-        format!("deb [arch=i386] http://deb.debian.org/debian {dist} main\n"),
-    )
-    .unwrap();
-    let apt = |args: &[&str]| {
-        let mut cmd = Command::new("apt-get");
-        cmd.current_dir(&dir)
-            .arg(format!(
-                "-o=Dir::Etc::SourceList={}",
-                dir.join("sources.list").display()
-            ))
-            .arg("-o=Dir::Etc::SourceParts=-")
-            .arg(format!(
-                "-o=Dir::State::Lists={}",
-                dir.join("lists").display()
-            ))
-            .arg(format!("-o=Dir::Cache={}", dir.join("cache").display()))
-            .arg("-o=APT::Sandbox::User=root")
-            .arg("-o=APT::Architecture=i386")
-            .arg("-o=APT::Architectures::=i386")
-            .arg("-o=Acquire::Languages=none")
-            .arg("-o=Acquire::IndexTargets::deb::DEP-11::DefaultEnabled=false")
-            .arg("-qq")
-            .args(args);
-        run_ok(&mut cmd);
-    };
-    apt(&["update"]);
-    apt(&["download", &format!("{package}:i386={version}")]);
-    let deb = dir.join(format!("{package}_{version}_i386.deb"));
-    run_ok(
-        Command::new("dpkg-deb")
-            .arg("-x")
-            .arg(&deb)
-            .arg(dir.join("root")),
-    );
+    let libdir =
+        debian_archive_package(dist, "i386", package, version).join("usr/lib/i386-linux-gnu");
     assert!(
         libdir.join(library).exists(),
-        "no {library} in {}",
-        deb.display()
+        "no {library} in Debian's {package} {version}"
     );
-    // The package lists are only needed for the download.
-    let _ = fs::remove_dir_all(dir.join("lists"));
-    let _ = fs::remove_dir_all(dir.join("cache"));
     libdir
 }
 

@@ -279,54 +279,14 @@ fn t64_library_matches_debians_libaio1t64() {
     assert_eq!(body(&t64_text), body(&classic_text));
 }
 
-/// Debian 13's libaio.so.1t64.0.2 (package libaio1t64), downloaded once with
-/// apt-get from the Debian archive into target/.
+/// Debian 13's libaio.so.1t64.0.2 (package libaio1t64), downloaded once.
 fn debian_t64_library() -> std::path::PathBuf {
-    let dir = root().join("target/debian-trixie");
-    let library = dir.join("root/usr/lib/x86_64-linux-gnu/libaio.so.1t64.0.2");
-    if library.exists() {
-        return library;
-    }
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("lists/partial")).unwrap();
-    std::fs::create_dir_all(dir.join("cache/archives/partial")).unwrap();
-    std::fs::write(
-        dir.join("sources.list"),
-        "deb http://deb.debian.org/debian trixie main\n",
-    )
-    .unwrap();
-    let apt = |args: &[&str]| {
-        let mut cmd = Command::new("apt-get");
-        cmd.current_dir(&dir)
-            .arg(format!(
-                "-o=Dir::Etc::SourceList={}",
-                dir.join("sources.list").display()
-            ))
-            .arg("-o=Dir::Etc::SourceParts=-")
-            .arg(format!(
-                "-o=Dir::State::Lists={}",
-                dir.join("lists").display()
-            ))
-            .arg(format!("-o=Dir::Cache={}", dir.join("cache").display()))
-            .arg("-o=APT::Sandbox::User=root")
-            .arg("-qq")
-            .args(args);
-        run_ok(&mut cmd);
-    };
-    apt(&["update"]);
-    apt(&["download", "libaio1t64=0.3.113-8+b1"]);
-    let deb = dir.join("libaio1t64_0.3.113-8+b1_amd64.deb");
-    run_ok(
-        Command::new("dpkg-deb")
-            .arg("-x")
-            .arg(&deb)
-            .arg(dir.join("root")),
-    );
+    let root = debian_archive_package("trixie", "amd64", "libaio1t64", "0.3.113-8+b1");
+    let library = root.join("usr/lib/x86_64-linux-gnu/libaio.so.1t64.0.2");
     assert!(
         library.exists(),
-        "no {} in {}",
-        library.display(),
-        deb.display()
+        "no {} in Debian's libaio1t64",
+        library.display()
     );
     library
 }

@@ -671,3 +671,58 @@ pub fn run_with_time_limit(cmd: &mut Command, limit: Duration) -> std::process::
         stderr: err_reader.join().unwrap(),
     }
 }
+
+/// Downloads a package from Debian's archive once, with apt-get and a
+/// private configuration (its own sources, lists and cache under
+/// target/debian-packages/; nothing is installed and the system's apt
+/// configuration is not touched), extracts it, and returns the directory it
+/// was extracted into.
+pub fn debian_archive_package(dist: &str, arch: &str, package: &str, version: &str) -> PathBuf {
+    let dir = root()
+        .join("target/debian-packages")
+        .join(format!("{dist}-{arch}-{package}"));
+    let extracted = dir.join("root");
+    let done = dir.join("extracted");
+    if done.exists() {
+        return extracted;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("lists/partial")).unwrap();
+    std::fs::create_dir_all(dir.join("cache/archives/partial")).unwrap();
+    std::fs::write(
+        dir.join("sources.list"),
+        format!("deb [arch={arch}] http://deb.debian.org/debian {dist} main\n"),
+    )
+    .unwrap();
+    let apt = |args: &[&str]| {
+        let mut cmd = Command::new("apt-get");
+        cmd.current_dir(&dir)
+            .arg(format!(
+                "-o=Dir::Etc::SourceList={}",
+                dir.join("sources.list").display()
+            ))
+            .arg("-o=Dir::Etc::SourceParts=-")
+            .arg(format!(
+                "-o=Dir::State::Lists={}",
+                dir.join("lists").display()
+            ))
+            .arg(format!("-o=Dir::Cache={}", dir.join("cache").display()))
+            .arg("-o=APT::Sandbox::User=root")
+            .arg(format!("-o=APT::Architecture={arch}"))
+            .arg(format!("-o=APT::Architectures::={arch}"))
+            .arg("-o=Acquire::Languages=none")
+            .arg("-o=Acquire::IndexTargets::deb::DEP-11::DefaultEnabled=false")
+            .arg("-qq")
+            .args(args);
+        run_ok(&mut cmd);
+    };
+    apt(&["update"]);
+    apt(&["download", &format!("{package}:{arch}={version}")]);
+    let deb = dir.join(format!("{package}_{version}_{arch}.deb").replace(':', "%3a"));
+    run_ok(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&extracted));
+    // The package lists were only needed for the download.
+    let _ = std::fs::remove_dir_all(dir.join("lists"));
+    let _ = std::fs::remove_dir_all(dir.join("cache"));
+    std::fs::write(&done, "").unwrap();
+    extracted
+}
