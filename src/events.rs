@@ -34,15 +34,18 @@ use crate::sys::{self, SysResult};
 ///
 /// # Safety
 ///
-/// `timeout` is NULL or readable; it is read only for a live context, the
-/// only case in which libaio reads it too.
+/// `timeout` is NULL, a kernel address, or readable; it is read only for a
+/// live context, where libaio reads it too.
 #[inline(always)]
 unsafe fn nothing_to_reap(ring: Ring, timeout: *const libc::timespec) -> bool {
+    // NULL, or an address with the top bit set (the kernel's half on most
+    // 64-bit targets), is never read: the kernel gets the call and checks it.
+    // Declining is always safe, only slower.
+    let readable = (timeout as isize) > 0;
     // One test of both fields (the casts matter where they are 32 bits).
     #[allow(clippy::unnecessary_cast)]
     // SAFETY: the caller's contract.
-    let zero = !timeout.is_null()
-        && unsafe { ((*timeout).tv_sec as i64 | (*timeout).tv_nsec as i64) == 0 };
+    let zero = readable && unsafe { ((*timeout).tv_sec as i64 | (*timeout).tv_nsec as i64) == 0 };
     zero && ring.is_empty()
 }
 

@@ -14,8 +14,9 @@
 //!
 //! The assembly reads `RECENT` (an aligned word, so the load is atomic), then
 //! the ring only when the handle equals it (a live ring, or the registry's
-//! dummy header), and the timeout only when it is not NULL and the context is
-//! live, which libaio's check reads too.
+//! dummy header), and the timeout only when it is not NULL, not in the
+//! kernel's half of the address space, and the context is live, where
+//! libaio's check reads it too.
 
 /// The check, shared by both entry points: `$name` jumps to `$body`.
 macro_rules! zero_timeout_entry {
@@ -29,9 +30,10 @@ macro_rules! zero_timeout_entry {
             // The most recently created context? (rdi: ctx)
             "cmp rdi, qword ptr [rip + {recent}]",
             "jne {body}",
-            // A timeout of exactly zero? (r8: timeout)
+            // A timeout of exactly zero? (r8: timeout; NULL, or an address in
+            // the kernel's half, is left to the body and the kernel)
             "test r8, r8",
-            "je {body}",
+            "jle {body}",
             "mov rax, qword ptr [r8]",
             "or rax, qword ptr [r8 + 8]",
             "jne {body}",

@@ -243,6 +243,13 @@ const QUEUE_INIT_HANDLE: E = E::OursErrs(Doc {
     needle: "`io_queue_init(n, ctxp)` with `ctxp` NULL, unmapped, read-only or a kernel address \
              | writes through it: crashes | `-EFAULT`",
 });
+/// README: a timeout in the kernel's half is never read.
+const KERNEL_TIMEOUT: E = E::OursErrs(Doc {
+    section: DIFFERENCES,
+    needle: "`io_getevents`, `io_pgetevents`, `io_queue_wait` and their compat versions with a \
+             timeout pointer in the kernel's half of the address space, for a live context | \
+             reads it: crashes | the kernel's `-EFAULT`",
+});
 /// README: libaio's compat wrappers copy the timeout first.
 const COMPAT_TIMEOUT: E = E::OursErrs(Doc {
     section: DIFFERENCES,
@@ -292,8 +299,8 @@ mod table {
     use super::Fld::*;
     use super::V::*;
     use super::{
-        AFTER_FORK, BAD_CONTEXT, CALLBACK, COMPAT_TIMEOUT, Case, INT_MAX, INT_MIN, LONG_MAX,
-        LONG_MIN, NO_CALLBACK, NOT_OURS, NS_PER_S, QUEUE_INIT_HANDLE, TIMEOUT_READ, c,
+        AFTER_FORK, BAD_CONTEXT, CALLBACK, COMPAT_TIMEOUT, Case, INT_MAX, INT_MIN, KERNEL_TIMEOUT,
+        LONG_MAX, LONG_MIN, NO_CALLBACK, NOT_OURS, NS_PER_S, QUEUE_INIT_HANDLE, TIMEOUT_READ, c,
     };
 
     pub const CASES: &[Case] = &[
@@ -488,7 +495,7 @@ mod table {
         c(Getevents, Events, Unmapped, Empty1, Same),
         c(Getevents, Timeout, Null, Ready1, Same),
         c(Getevents, Timeout, Unmapped, Ready1, TIMEOUT_READ),
-        c(Getevents, Timeout, Kernel, Ready1, TIMEOUT_READ),
+        c(Getevents, Timeout, Kernel, Ready1, KERNEL_TIMEOUT),
         c(Getevents, Timeout, Misaligned, Ready1, Same),
         c(Getevents, Timeout, ReadOnly, Ready1, Same),
         c(Getevents, Timeout, Unmapped, Empty0, TIMEOUT_READ),
@@ -539,7 +546,7 @@ mod table {
         c(Pgetevents, Events, Unmapped, Empty1, Same),
         c(Pgetevents, Timeout, Null, Ready1, Same),
         c(Pgetevents, Timeout, Unmapped, Ready1, TIMEOUT_READ),
-        c(Pgetevents, Timeout, Kernel, Ready1, TIMEOUT_READ),
+        c(Pgetevents, Timeout, Kernel, Ready1, KERNEL_TIMEOUT),
         c(Pgetevents, Timeout, Misaligned, Ready1, Same),
         c(Pgetevents, Timeout, ReadOnly, Ready1, Same),
         c(Pgetevents, Timeout, Unmapped, Empty0, TIMEOUT_READ),
@@ -590,7 +597,7 @@ mod table {
         c(Getevents01, Events, Unmapped, Empty1, Same),
         c(Getevents01, Timeout, Null, Ready1, Same),
         c(Getevents01, Timeout, Unmapped, Ready1, TIMEOUT_READ),
-        c(Getevents01, Timeout, Kernel, Ready1, TIMEOUT_READ),
+        c(Getevents01, Timeout, Kernel, Ready1, KERNEL_TIMEOUT),
         c(Getevents01, Timeout, Misaligned, Ready1, Same),
         c(Getevents01, Timeout, ReadOnly, Ready1, Same),
         c(Getevents01, Timeout, Unmapped, Empty0, TIMEOUT_READ),
@@ -626,7 +633,7 @@ mod table {
         c(QueueWait, Ctx, OtherLib, Empty1, Same),
         c(QueueWait, Timeout, Null, Empty0, Same),
         c(QueueWait, Timeout, Unmapped, Empty0, TIMEOUT_READ),
-        c(QueueWait, Timeout, Kernel, Empty0, TIMEOUT_READ),
+        c(QueueWait, Timeout, Kernel, Empty0, KERNEL_TIMEOUT),
         c(QueueWait, Timeout, Misaligned, Empty0, Same),
         c(QueueWait, Timeout, ReadOnly, Empty0, Same),
         c(QueueWait, Timeout, Unmapped, NullCtx, Same),
@@ -658,7 +665,7 @@ mod table {
         c(QueueWait01, Ctx, OtherLib, Empty1, Same),
         c(QueueWait01, Timeout, Null, Empty0, Same),
         c(QueueWait01, Timeout, Unmapped, Empty0, TIMEOUT_READ),
-        c(QueueWait01, Timeout, Kernel, Empty0, TIMEOUT_READ),
+        c(QueueWait01, Timeout, Kernel, Empty0, KERNEL_TIMEOUT),
         c(QueueWait01, Timeout, Misaligned, Empty0, Same),
         c(QueueWait01, Timeout, ReadOnly, Empty0, Same),
         // libaio's compat wrapper copies *timeout before anything else and
