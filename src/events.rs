@@ -35,18 +35,23 @@ use crate::sys::{self, SysResult};
 /// # Safety
 ///
 /// `timeout` is NULL, a kernel address, or readable; it is read only for a
-/// live context, where libaio reads it too.
+/// live context with an empty ring, where libaio reads it too.
 #[inline(always)]
 unsafe fn nothing_to_reap(ring: Ring, timeout: *const libc::timespec) -> bool {
     // NULL, or an address with the top bit set (the kernel's half on most
     // 64-bit targets), is never read: the kernel gets the call and checks it.
     // Declining is always safe, only slower.
-    let readable = (timeout as isize) > 0;
+    // The ring first: with completions waiting, a bad timeout is the
+    // kernel's to refuse.
+    if !ring.is_empty() || (timeout as isize) <= 0 {
+        return false;
+    }
     // One test of both fields (the casts matter where they are 32 bits).
     #[allow(clippy::unnecessary_cast)]
     // SAFETY: the caller's contract.
-    let zero = readable && unsafe { ((*timeout).tv_sec as i64 | (*timeout).tv_nsec as i64) == 0 };
-    zero && ring.is_empty()
+    unsafe {
+        ((*timeout).tv_sec as i64 | (*timeout).tv_nsec as i64) == 0
+    }
 }
 
 /// The hottest path of all, for the exported functions to try before

@@ -15,8 +15,8 @@
 //! The assembly reads `RECENT` (an aligned word, so the load is atomic), then
 //! the ring only when the handle equals it (a live ring, or the registry's
 //! dummy header), and the timeout only when it is not NULL, not in the
-//! kernel's half of the address space, and the context is live, where
-//! libaio's check reads it too.
+//! kernel's half of the address space, and the context is live with an empty
+//! ring, where libaio's check reads it too.
 
 /// The check, shared by both entry points: `$name` jumps to `$body`.
 macro_rules! zero_timeout_entry {
@@ -30,18 +30,20 @@ macro_rules! zero_timeout_entry {
             // The most recently created context? (rdi: ctx)
             "cmp rdi, qword ptr [rip + {recent}]",
             "jne {body}",
-            // A timeout of exactly zero? (r8: timeout; NULL, or an address in
-            // the kernel's half, is left to the body and the kernel)
-            "test r8, r8",
-            "jle {body}",
-            "mov rax, qword ptr [r8]",
-            "or rax, qword ptr [r8 + 8]",
-            "jne {body}",
             // The kernel's ring, and empty? (magic at 16, head at 8, tail at 12)
             "cmp dword ptr [rdi + 16], {magic}",
             "jne {body}",
             "mov eax, dword ptr [rdi + 8]",
             "cmp eax, dword ptr [rdi + 12]",
+            "jne {body}",
+            // A timeout of exactly zero? (r8: timeout; NULL, or an address in
+            // the kernel's half, is left to the body and the kernel). Read
+            // last: with completions waiting, a bad timeout is the kernel's
+            // to refuse.
+            "test r8, r8",
+            "jle {body}",
+            "mov rax, qword ptr [r8]",
+            "or rax, qword ptr [r8 + 8]",
             "jne {body}",
             "xor eax, eax",
             "ret",

@@ -30,8 +30,8 @@ const BATCH: usize = 32;
 /// libaio reaps one completion per system call; this reaps up to [`BATCH`]
 /// per call (none at all in user-space reaping mode while completions are
 /// waiting), and stops without a call once the ring is empty. A completion
-/// whose iocb has no callback (`data` is NULL) is consumed without a call;
-/// libaio would jump to address 0.
+/// whose iocb has no callback (`data` is NULL, or an address in the kernel's
+/// half) is consumed without a call; libaio would jump there and crash.
 ///
 /// # Safety
 ///
@@ -55,6 +55,11 @@ pub unsafe fn run(ctx: io_context_t) -> SysResult {
         for event in &events[..(count as usize).min(BATCH)] {
             // SAFETY: the first `count` events were filled in.
             let event = unsafe { event.assume_init_read() };
+            // No function lives at NULL or in the kernel's half of the
+            // address space: such a `data` is no callback.
+            if (event.data as isize) <= 0 {
+                continue;
+            }
             // SAFETY: the caller's contract: data is NULL or a callback, and
             // io_callback_t is an Option of a function pointer, NULL being
             // None.

@@ -250,6 +250,13 @@ const KERNEL_TIMEOUT: E = E::OursErrs(Doc {
              timeout pointer in the kernel's half of the address space, for a live context | \
              reads it: crashes | the kernel's `-EFAULT`",
 });
+/// README: with completions waiting, the timeout is the kernel's to check.
+const WAITING_TIMEOUT: E = E::OursErrs(Doc {
+    section: DIFFERENCES,
+    needle: "`io_getevents`, `io_pgetevents` and compat `io_getevents@LIBAIO_0.1` with an \
+             unreadable timeout, for a live context with completions waiting | reads it: \
+             crashes | the kernel's `-EFAULT`",
+});
 /// README: libaio's compat wrappers copy the timeout first.
 const COMPAT_TIMEOUT: E = E::OursErrs(Doc {
     section: DIFFERENCES,
@@ -261,8 +268,9 @@ const COMPAT_TIMEOUT: E = E::OursErrs(Doc {
 const NO_CALLBACK: E = E::OursReturns(
     Doc {
         section: DIFFERENCES,
-        needle: "`io_queue_run` over a completion whose iocb has no callback (`data` is NULL) | \
-                 calls address 0: crashes | consumes the completion, calls nothing, goes on",
+        needle: "`io_queue_run` over a completion whose iocb has no callback (`data` is NULL or in \
+                 the kernel's half of the address space) | calls it: crashes | consumes the \
+                 completion, calls nothing, goes on",
     },
     0,
 );
@@ -281,13 +289,13 @@ const NOT_OURS: E = E::Documented(Doc {
 });
 /// The zero-timeout check reads `*timeout`, as libaio's does.
 const TIMEOUT_READ: E = E::BothCrash(
-    "with a live context, the zero-timeout check reads `*timeout` before any system call, as \
-     libaio's does (README: What the library trusts)",
+    "with a live context and an empty ring, the zero-timeout check reads `*timeout` before any \
+     system call, as libaio's does (README: What the library trusts)",
 );
 /// io_queue_run calls whatever `data` holds.
 const CALLBACK: E = E::BothCrash(
     "io_queue_run calls the completed iocb's `data` as its callback, as libaio does; only NULL \
-     is skipped",
+     and kernel addresses are skipped",
 );
 
 /// The matrix.
@@ -300,7 +308,8 @@ mod table {
     use super::V::*;
     use super::{
         AFTER_FORK, BAD_CONTEXT, CALLBACK, COMPAT_TIMEOUT, Case, INT_MAX, INT_MIN, KERNEL_TIMEOUT,
-        LONG_MAX, LONG_MIN, NO_CALLBACK, NOT_OURS, NS_PER_S, QUEUE_INIT_HANDLE, TIMEOUT_READ, c,
+        LONG_MAX, LONG_MIN, NO_CALLBACK, NOT_OURS, NS_PER_S, QUEUE_INIT_HANDLE, TIMEOUT_READ,
+        WAITING_TIMEOUT, c,
     };
 
     pub const CASES: &[Case] = &[
@@ -494,7 +503,7 @@ mod table {
         c(Getevents, Events, ReadOnly, Ready1, Same),
         c(Getevents, Events, Unmapped, Empty1, Same),
         c(Getevents, Timeout, Null, Ready1, Same),
-        c(Getevents, Timeout, Unmapped, Ready1, TIMEOUT_READ),
+        c(Getevents, Timeout, Unmapped, Ready1, WAITING_TIMEOUT),
         c(Getevents, Timeout, Kernel, Ready1, KERNEL_TIMEOUT),
         c(Getevents, Timeout, Misaligned, Ready1, Same),
         c(Getevents, Timeout, ReadOnly, Ready1, Same),
@@ -545,7 +554,7 @@ mod table {
         c(Pgetevents, Events, ReadOnly, Ready1, Same),
         c(Pgetevents, Events, Unmapped, Empty1, Same),
         c(Pgetevents, Timeout, Null, Ready1, Same),
-        c(Pgetevents, Timeout, Unmapped, Ready1, TIMEOUT_READ),
+        c(Pgetevents, Timeout, Unmapped, Ready1, WAITING_TIMEOUT),
         c(Pgetevents, Timeout, Kernel, Ready1, KERNEL_TIMEOUT),
         c(Pgetevents, Timeout, Misaligned, Ready1, Same),
         c(Pgetevents, Timeout, ReadOnly, Ready1, Same),
@@ -596,7 +605,7 @@ mod table {
         c(Getevents01, Events, ReadOnly, Ready1, Same),
         c(Getevents01, Events, Unmapped, Empty1, Same),
         c(Getevents01, Timeout, Null, Ready1, Same),
-        c(Getevents01, Timeout, Unmapped, Ready1, TIMEOUT_READ),
+        c(Getevents01, Timeout, Unmapped, Ready1, WAITING_TIMEOUT),
         c(Getevents01, Timeout, Kernel, Ready1, KERNEL_TIMEOUT),
         c(Getevents01, Timeout, Misaligned, Ready1, Same),
         c(Getevents01, Timeout, ReadOnly, Ready1, Same),
@@ -691,7 +700,7 @@ mod table {
         c(QueueRun, Ctx, Inherited, Ready0, Same),
         c(QueueRun, Field(Data), Null, Ready0, NO_CALLBACK),
         c(QueueRun, Field(Data), Unmapped, Ready0, CALLBACK),
-        c(QueueRun, Field(Data), Kernel, Ready0, CALLBACK),
+        c(QueueRun, Field(Data), Kernel, Ready0, NO_CALLBACK),
         c(QueueRun, Field(Data), Int(0xdead_beef), Ready0, CALLBACK),
     ];
 }
