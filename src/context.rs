@@ -41,7 +41,7 @@ pub unsafe fn queue_init(maxevents: c_int, ctxp: *mut io_context_t) -> SysResult
     if maxevents <= 0 {
         return Err(Errno::EINVAL);
     }
-    if !plausible_user_address(ctxp as usize) {
+    if !sys::plausible_user_address(ctxp as usize) {
         return Err(Errno::EFAULT);
     }
     // SAFETY: the caller's contract; the kernel checks the address.
@@ -76,36 +76,4 @@ pub unsafe fn destroy(ctx: io_context_t) -> SysResult {
     registry::remove(ctx as usize);
     // SAFETY: the caller's contract; the kernel validates ctx.
     unsafe { sys::io_destroy(ctx) }
-}
-
-/// False for addresses no user-space object can have: NULL, and on targets
-/// whose kernel owns the upper half of the address space, that half.
-fn plausible_user_address(addr: usize) -> bool {
-    const KERNEL_HALF: usize = if cfg!(all(
-        target_pointer_width = "64",
-        any(
-            target_arch = "x86_64",
-            target_arch = "aarch64",
-            target_arch = "riscv64",
-            target_arch = "loongarch64"
-        )
-    )) {
-        1 << (usize::BITS - 1)
-    } else {
-        0
-    };
-    addr != 0 && addr & KERNEL_HALF == 0
-}
-
-#[cfg(test)]
-mod tests {
-    use super::plausible_user_address;
-
-    #[test]
-    fn user_addresses() {
-        assert!(!plausible_user_address(0));
-        assert!(plausible_user_address(0x7ffd_0000_1000));
-        #[cfg(target_arch = "x86_64")]
-        assert!(!plausible_user_address(0xffff_ffff_8100_0000));
-    }
 }

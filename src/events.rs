@@ -38,12 +38,11 @@ use crate::sys::{self, SysResult};
 /// live context with an empty ring, where libaio reads it too.
 #[inline(always)]
 unsafe fn nothing_to_reap(ring: Ring, timeout: *const libc::timespec) -> bool {
-    // NULL, or an address with the top bit set (the kernel's half on most
-    // 64-bit targets), is never read: the kernel gets the call and checks it.
-    // Declining is always safe, only slower.
+    // NULL, or an address in the kernel's half, is never read: the kernel
+    // gets the call and checks it. Declining is always safe, only slower.
     // The ring first: with completions waiting, a bad timeout is the
     // kernel's to refuse.
-    if !ring.is_empty() || (timeout as isize) <= 0 {
+    if !ring.is_empty() || !sys::plausible_user_address(timeout as usize) {
         return false;
     }
     // One test of both fields (the casts matter where they are 32 bits).

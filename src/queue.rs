@@ -57,7 +57,7 @@ pub unsafe fn run(ctx: io_context_t) -> SysResult {
             let event = unsafe { event.assume_init_read() };
             // No function lives at NULL or in the kernel's half of the
             // address space: such a `data` is no callback.
-            if (event.data as isize) <= 0 {
+            if !crate::sys::plausible_user_address(event.data as usize) {
                 continue;
             }
             // SAFETY: the caller's contract: data is NULL or a callback, and

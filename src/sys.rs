@@ -339,6 +339,29 @@ pub unsafe fn io_pgetevents(
     }
 }
 
+/// False for addresses no user-space object can have: NULL, and on targets
+/// whose kernel owns the upper half of the address space, that half. (On
+/// 32-bit targets a process may use all 4 GiB on a 64-bit kernel, so there
+/// only NULL is ruled out.) Used to decline reading through a pointer, which
+/// is always safe: the kernel then gets it and checks it.
+#[inline(always)]
+pub(crate) fn plausible_user_address(addr: usize) -> bool {
+    const KERNEL_HALF: usize = if cfg!(all(
+        target_pointer_width = "64",
+        any(
+            target_arch = "x86_64",
+            target_arch = "aarch64",
+            target_arch = "riscv64",
+            target_arch = "loongarch64"
+        )
+    )) {
+        1 << (usize::BITS - 1)
+    } else {
+        0
+    };
+    addr != 0 && addr & KERNEL_HALF == 0
+}
+
 /// Whether the kernel can write an `io_context_t` at `ctxp`: asks it to
 /// store something there (getcpu(2) writes the current CPU and node numbers,
 /// 4 bytes each) and to say `EFAULT` if it cannot. The handle's old value is
@@ -374,6 +397,16 @@ mod tests {
         assert_eq!(decode(-4096), Ok(-4096));
         #[cfg(target_pointer_width = "64")]
         assert_eq!(decode(0x1_0000_0005), Ok(5));
+    }
+
+    #[test]
+    fn user_addresses() {
+        assert!(!plausible_user_address(0));
+        assert!(plausible_user_address(0x7ffd_0000_1000));
+        #[cfg(target_arch = "x86_64")]
+        assert!(!plausible_user_address(0xffff_ffff_8100_0000));
+        #[cfg(target_pointer_width = "32")]
+        assert!(plausible_user_address(0xf7f0_0000));
     }
 
     #[test]
