@@ -42,7 +42,7 @@ unsafe fn nothing_to_reap(ring: Ring, timeout: *const libc::timespec) -> bool {
     // gets the call and checks it. Declining is always safe, only slower.
     // The ring first: with completions waiting, a bad timeout is the
     // kernel's to refuse.
-    if !ring.is_empty() || !sys::plausible_user_address(timeout as usize) {
+    if !sys::plausible_user_address(timeout as usize) || !ring.is_empty() {
         return false;
     }
     // One test of both fields (the casts matter where they are 32 bits).
@@ -68,55 +68,35 @@ pub unsafe fn nothing_to_reap_now(ctx: io_context_t, timeout: *const libc::times
     Ring::recent(ctx).is_some_and(|ring| unsafe { nothing_to_reap(ring, timeout) })
 }
 
-/// The system call a reaper makes when it cannot answer from the ring.
-trait Reap {
+/// Which call a reaper makes when it cannot answer from the ring:
+/// io_getevents(2), or io_pgetevents(2) with this signal mask (NULL: none).
+#[derive(Clone, Copy)]
+enum Call {
+    Getevents,
+    Pgetevents(*mut libc::sigset_t),
+}
+
+impl Call {
     /// Makes the call.
     ///
     /// # Safety
     ///
     /// As for [`getevents`].
-    unsafe fn call(
-        &self,
-        ctx: io_context_t,
-        min_nr: c_long,
-        nr: c_long,
-        events: *mut io_event,
-        timeout: *mut libc::timespec,
-    ) -> SysResult;
-}
-
-/// Reaps with io_getevents(2).
-struct Getevents;
-
-impl Reap for Getevents {
     #[inline(always)]
-    unsafe fn call(
-        &self,
+    unsafe fn make(
+        self,
         ctx: io_context_t,
         min_nr: c_long,
         nr: c_long,
         events: *mut io_event,
         timeout: *mut libc::timespec,
     ) -> SysResult {
-        // SAFETY: the caller's contract.
-        unsafe { sys::io_getevents(ctx, min_nr, nr, events, timeout) }
-    }
-}
-
-/// Reaps with io_pgetevents(2) and this signal mask.
-struct Pgetevents(*mut libc::sigset_t);
-
-impl Reap for Pgetevents {
-    unsafe fn call(
-        &self,
-        ctx: io_context_t,
-        min_nr: c_long,
-        nr: c_long,
-        events: *mut io_event,
-        timeout: *mut libc::timespec,
-    ) -> SysResult {
+        let Call::Pgetevents(sigmask) = self else {
+            // SAFETY: the caller's contract.
+            return unsafe { sys::io_getevents(ctx, min_nr, nr, events, timeout) };
+        };
         let set = io_sigset {
-            ss: self.0 as c_ulong,
+            ss: sigmask as c_ulong,
             ss_len: sys::KERNEL_SIGSET_SIZE as c_ulong,
         };
         // SAFETY: the caller's contract; `set` outlives the call.
@@ -164,7 +144,7 @@ impl Reap for Pgetevents {
 /// in user-space reaping mode); `timeout` is NULL or readable.
 #[inline(always)]
 unsafe fn reap(
-    how: impl Reap,
+    how: Call,
     ctx: io_context_t,
     min_nr: c_long,
     nr: c_long,
@@ -173,7 +153,7 @@ unsafe fn reap(
 ) -> SysResult {
     let Some(ring) = Ring::live(ctx) else {
         // SAFETY: the caller's contract.
-        return unsafe { how.call(ctx, min_nr, nr, events, timeout) };
+        return unsafe { how.make(ctx, min_nr, nr, events, timeout) };
     };
     // SAFETY: the caller's contract.
     if unsafe { nothing_to_reap(ring, timeout) } {
@@ -186,7 +166,7 @@ unsafe fn reap(
         }
     }
     // SAFETY: the caller's contract.
-    unsafe { how.call(ctx, min_nr, nr, events, timeout) }
+    unsafe { how.make(ctx, min_nr, nr, events, timeout) }
 }
 
 /// User-space reaping mode, for a live context: copy from the ring when it
@@ -199,7 +179,7 @@ unsafe fn reap(
 #[allow(clippy::too_many_arguments)]
 #[inline(never)]
 unsafe fn reap_with_lock(
-    how: impl Reap,
+    how: Call,
     entry: &registry::Entry,
     ring: Ring,
     ctx: io_context_t,
@@ -220,7 +200,7 @@ unsafe fn reap_with_lock(
     }
     let _inside = entry.reap_in_kernel();
     // SAFETY: the caller's contract.
-    unsafe { how.call(ctx, min_nr, nr, events, timeout) }
+    unsafe { how.make(ctx, min_nr, nr, events, timeout) }
 }
 
 /// io_getevents(2), skipping the call when the ring answers.
@@ -238,7 +218,7 @@ pub unsafe fn getevents(
     timeout: *mut libc::timespec,
 ) -> SysResult {
     // SAFETY: the caller's contract.
-    unsafe { reap(Getevents, ctx, min_nr, nr, events, timeout) }
+    unsafe { reap(Call::Getevents, ctx, min_nr, nr, events, timeout) }
 }
 
 /// io_pgetevents(2), skipping the call when the ring answers.
@@ -259,7 +239,7 @@ pub unsafe fn pgetevents(
     sigmask: *mut libc::sigset_t,
 ) -> SysResult {
     // SAFETY: the caller's contract.
-    unsafe { reap(Pgetevents(sigmask), ctx, min_nr, nr, events, timeout) }
+    unsafe { reap(Call::Pgetevents(sigmask), ctx, min_nr, nr, events, timeout) }
 }
 
 /// Whether `LIBAIO_USERSPACE_REAP=1` was set when first asked.

@@ -30,18 +30,18 @@ macro_rules! zero_timeout_entry {
             // The most recently created context? (rdi: ctx)
             "cmp rdi, qword ptr [rip + {recent}]",
             "jne {body}",
+            // A timeout at all? (r8: timeout; NULL, or an address in the
+            // kernel's half, is left to the body and the kernel)
+            "test r8, r8",
+            "jle {body}",
             // The kernel's ring, and empty? (magic at 16, head at 8, tail at 12)
             "cmp dword ptr [rdi + 16], {magic}",
             "jne {body}",
             "mov eax, dword ptr [rdi + 8]",
             "cmp eax, dword ptr [rdi + 12]",
             "jne {body}",
-            // A timeout of exactly zero? (r8: timeout; NULL, or an address in
-            // the kernel's half, is left to the body and the kernel). Read
-            // last: with completions waiting, a bad timeout is the kernel's
-            // to refuse.
-            "test r8, r8",
-            "jle {body}",
+            // A timeout of exactly zero? Read last: with completions waiting,
+            // a bad timeout is the kernel's to refuse.
             "mov rax, qword ptr [r8]",
             "or rax, qword ptr [r8 + 8]",
             "jne {body}",
