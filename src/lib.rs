@@ -4,7 +4,8 @@
 //! The library is a thin layer over the kernel's AIO system calls. The
 //! modules, from the kernel up:
 //!
-//! - [`sys`]: the six raw system calls, and the `Errno` they fail with;
+//! - [`sys`]: the six raw AIO system calls (and getcpu(2), a probe), and the
+//!   `Errno` they fail with;
 //! - [`abi`]: the C types of libaio.h (the header is generated from it);
 //! - [`ring`]: the kernel's completion ring behind an `io_context_t`;
 //! - [`registry`]: which rings this process created and may safely read;
