@@ -156,8 +156,10 @@ check: all
 	LIBAIO_RS_LIBDIR=$(CURDIR)/$(LIB) $(CARGO) test $(CARGO_FLAGS) -- --test-threads=2
 
 # The benchmark against the system libaio (bench/README.md); BENCH_ARGS are
-# passed on, e.g. BENCH_ARGS="--rounds 9".
+# passed on, e.g. BENCH_ARGS="--rounds 9". It needs what the tests need
+# (the system libaio-dev, fio, strace, valgrind), installed when missing.
 bench: lib
+	scripts/test-deps
 	bench/run --lib $(LIB) $(BENCH_ARGS)
 
 install: all
