@@ -29,10 +29,10 @@ use std::ffi::{OsStr, OsString};
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-use common::{include_dir, libdir, root, run, scratch_dir, system_lib};
+use common::{Finished, include_dir, libdir, root, run, scratch_dir, system_lib};
 
 /// Warnings are errors in every C file.
 const CFLAGS: &[&str] = &["-Wall", "-Wextra", "-Werror", "-O2"];
@@ -195,22 +195,6 @@ fn system_include(dir: &Path) -> PathBuf {
     inc
 }
 
-/// What a finished program printed.
-struct Finished {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-impl Finished {
-    fn report(&self) -> String {
-        format!(
-            "{}\n--- stdout\n{}--- stderr\n{}",
-            self.status, self.stdout, self.stderr
-        )
-    }
-}
-
 /// A command running `program` in a known environment: no preloads, no
 /// loader debugging, no library path (callers add what they need), and
 /// `TMPDIR` set for on-disk scratch files.
@@ -227,31 +211,7 @@ fn command(program: impl AsRef<OsStr>) -> Command {
 /// Runs `cmd` with its output in files under `dir` (named after `label`),
 /// killing it after [`TIMEOUT`].
 fn run_program(cmd: &mut Command, dir: &Path, label: &str) -> Result<Finished, String> {
-    let stdout_path = dir.join(format!("{label}.stdout"));
-    let stderr_path = dir.join(format!("{label}.stderr"));
-    cmd.stdin(Stdio::null())
-        .stdout(fs::File::create(&stdout_path).unwrap())
-        .stderr(fs::File::create(&stderr_path).unwrap());
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
-    let deadline = Instant::now() + TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(format!("{cmd:?} did not finish within {TIMEOUT:?}"));
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    Ok(Finished {
-        status,
-        stdout: fs::read_to_string(&stdout_path).unwrap_or_default(),
-        stderr: fs::read_to_string(&stderr_path).unwrap_or_default(),
-    })
+    common::run_to_files(cmd, dir, label, TIMEOUT)
 }
 
 /// Runs `cmd`, which must exit 0; returns its standard output.

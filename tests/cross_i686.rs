@@ -44,13 +44,12 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use common::{debian_archive_package, root, run, run_ok, scratch_dir};
+use common::{Finished, debian_archive_package, root, run, run_ok, scratch_dir};
 
 /// The Rust target the library is cross-built for.
 const RUST_TARGET: &str = "i686-unknown-linux-gnu";
@@ -474,22 +473,6 @@ fn build_program(
     exe
 }
 
-/// What a finished program printed.
-struct Finished {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-impl Finished {
-    fn report(&self) -> String {
-        format!(
-            "{}\n--- stdout\n{}--- stderr\n{}",
-            self.status, self.stdout, self.stderr
-        )
-    }
-}
-
 /// Which libaio a run loads.
 #[derive(Clone, Copy)]
 enum Against<'a> {
@@ -579,39 +562,12 @@ fn check_no_leftovers() {
 }
 
 /// Runs `cmd` with its output in files under `dir` named after `label`,
-/// killing it after [`TIMEOUT`].
+/// killing it (and what it started) after [`TIMEOUT`]; then checks that it
+/// left nothing behind.
 fn run_program(cmd: &mut Command, dir: &Path, label: &str) -> Finished {
-    let stdout_path = dir.join(format!("{label}.stdout"));
-    let stderr_path = dir.join(format!("{label}.stderr"));
-    cmd.stdin(Stdio::null())
-        .stdout(fs::File::create(&stdout_path).unwrap())
-        .stderr(fs::File::create(&stderr_path).unwrap())
-        // Its own process group: strace and the program it runs.
-        .process_group(0);
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    let deadline = Instant::now() + TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let group = child.id() as libc::pid_t;
-            // SAFETY: kill(2) of the process group the child leads (it was
-            // started with process_group(0)): the child and what it started.
-            unsafe { libc::kill(-group, libc::SIGKILL) };
-            let _ = child.wait();
-            panic!("{cmd:?} did not finish within {TIMEOUT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
+    let finished = common::run_to_files(cmd, dir, label, TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
     check_no_leftovers();
-    Finished {
-        status,
-        stdout: fs::read_to_string(&stdout_path).unwrap_or_default(),
-        stderr: fs::read_to_string(&stderr_path).unwrap_or_default(),
-    }
+    finished
 }
 
 /// Runs a program that must exit 0; returns what it printed.

@@ -45,7 +45,7 @@ use std::ffi::{OsStr, OsString};
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{include_dir, libdir, root, scratch_dir};
@@ -472,9 +472,8 @@ impl Builder {
 /// What a program run under a checker left.
 struct Finished {
     label: String,
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
+    /// Its status and output.
+    run: common::Finished,
     /// memcheck's log of each process (forked children have their own).
     logs: Vec<(PathBuf, String)>,
     elapsed: Duration,
@@ -482,10 +481,7 @@ struct Finished {
 
 impl Finished {
     fn report(&self) -> String {
-        let mut text = format!(
-            "{}: {}\n--- stdout\n{}--- stderr\n{}",
-            self.label, self.status, self.stdout, self.stderr
-        );
+        let mut text = format!("{}: {}", self.label, self.run.report());
         for (path, log) in &self.logs {
             let _ = write!(text, "--- {}\n{log}", path.display());
         }
@@ -543,29 +539,9 @@ fn run_under(checker: Checker, target: &Target, dir: &Path) -> Result<Finished, 
     for (name, value) in &target.env {
         cmd.env(name, value);
     }
-    let stdout_path = dir.join(format!("{slug}.stdout"));
-    let stderr_path = dir.join(format!("{slug}.stderr"));
-    cmd.stdin(Stdio::null())
-        .stdout(fs::File::create(&stdout_path).unwrap())
-        .stderr(fs::File::create(&stderr_path).unwrap());
     let start = Instant::now();
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if start.elapsed() > TIMEOUT {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(format!(
-                "{}: {cmd:?} did not finish within {TIMEOUT:?}",
-                target.label
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let run = common::run_to_files(&mut cmd, dir, &slug, TIMEOUT)
+        .map_err(|e| format!("{}: {e}", target.label))?;
     let elapsed = start.elapsed();
     let mut logs: Vec<(PathBuf, String)> = fs::read_dir(dir)
         .unwrap()
@@ -584,9 +560,7 @@ fn run_under(checker: Checker, target: &Target, dir: &Path) -> Result<Finished, 
     logs.sort();
     Ok(Finished {
         label: target.label.clone(),
-        status,
-        stdout: fs::read_to_string(&stdout_path).unwrap_or_default(),
-        stderr: fs::read_to_string(&stderr_path).unwrap_or_default(),
+        run,
         logs,
         elapsed,
     })
@@ -631,7 +605,7 @@ fn memcheck_summary(log: &str) -> Result<MemcheckSummary, String> {
 /// A clean memcheck run: exit 0, and in every process's log no error and
 /// no definite leak. Returns a summary line.
 fn memcheck_verdict(finished: &Finished) -> Result<String, String> {
-    if !finished.status.success() {
+    if !finished.run.status.success() {
         return Err(format!("failed\n{}", finished.report()));
     }
     if finished.logs.is_empty() {
@@ -667,10 +641,10 @@ const SANITIZER_REPORTS: &[&str] = &[
 
 /// A clean sanitizer run: exit 0 and no report.
 fn asan_verdict(finished: &Finished) -> Result<String, String> {
-    if !finished.status.success()
+    if !finished.run.status.success()
         || SANITIZER_REPORTS
             .iter()
-            .any(|report| finished.stderr.contains(report))
+            .any(|report| finished.run.stderr.contains(report))
     {
         return Err(format!("failed\n{}", finished.report()));
     }
@@ -770,7 +744,7 @@ fn canary(checker: Checker, builder: &Builder, exe: &Path, mode: &str) -> Finish
         .env("LIBAIO_USERSPACE_REAP", "1");
     let finished = run_under(checker, &target, &builder.dir).unwrap_or_else(|e| panic!("{e}"));
     assert!(
-        !finished.status.success(),
+        !finished.run.status.success(),
         "{} did not catch the planted error `{mode}`:\n{}",
         checker.name(),
         finished.report()
@@ -817,7 +791,7 @@ fn the_checkers_catch_planted_errors() {
             let finished = canary(checker, &builder, &exe, mode);
             let text = finished.report();
             assert_eq!(
-                finished.status.code(),
+                finished.run.status.code(),
                 Some(code),
                 "{} on `{mode}`: unexpected exit:\n{text}",
                 checker.name()
@@ -854,7 +828,7 @@ fn memcheck_knows_only_part_of_each_ring() {
     .unwrap_or_else(|e| panic!("{e}"));
     memcheck_verdict(&finished).unwrap_or_else(|e| panic!("{e}"));
     let mut smaller = 0;
-    for line in finished.stdout.lines() {
+    for line in finished.run.stdout.lines() {
         // io_setup(N): ring nr R, kernel K bytes, memcheck M bytes
         let requested = number_after(line, "io_setup(").unwrap();
         let nr = number_after(line, "ring nr").unwrap();
@@ -873,7 +847,7 @@ fn memcheck_knows_only_part_of_each_ring() {
         println!("{line}");
     }
     assert!(
-        finished.stdout.lines().count() >= 5,
+        finished.run.stdout.lines().count() >= 5,
         "{}",
         finished.report()
     );

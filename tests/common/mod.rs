@@ -631,6 +631,66 @@ fn install_filter(syscalls: &[i64]) {
     }
 }
 
+/// What a program that ran to its end printed.
+pub struct Finished {
+    pub status: std::process::ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Finished {
+    /// The status and both outputs, for a failure message.
+    pub fn report(&self) -> String {
+        format!(
+            "{}\n--- stdout\n{}--- stderr\n{}",
+            self.status, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Runs `cmd` with no input and its output in files under `dir` named after
+/// `label` (kept for a look after a failure), in a process group of its own
+/// that is killed past `limit`: a bug can show up as a hang, and the program
+/// may have started others (strace, valgrind, forked children).
+pub fn run_to_files(
+    cmd: &mut Command,
+    dir: &Path,
+    label: &str,
+    limit: Duration,
+) -> Result<Finished, String> {
+    use std::os::unix::process::CommandExt;
+    use std::process::Stdio;
+    let stdout_path = dir.join(format!("{label}.stdout"));
+    let stderr_path = dir.join(format!("{label}.stderr"));
+    cmd.stdin(Stdio::null())
+        .stdout(std::fs::File::create(&stdout_path).unwrap())
+        .stderr(std::fs::File::create(&stderr_path).unwrap())
+        .process_group(0);
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let group = child.id() as libc::pid_t;
+            // SAFETY: kill(2) of the process group the child leads (it was
+            // started with process_group(0)): the child and what it started.
+            unsafe { libc::kill(-group, libc::SIGKILL) };
+            let _ = child.wait();
+            return Err(format!("{cmd:?} did not finish within {limit:?}"));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    Ok(Finished {
+        status,
+        stdout: std::fs::read_to_string(&stdout_path).unwrap_or_default(),
+        stderr: std::fs::read_to_string(&stderr_path).unwrap_or_default(),
+    })
+}
+
 /// Runs a command, killing it (and failing) past `limit`: a bug can show up
 /// as a hang. Its output is read meanwhile, so a chatty child cannot block.
 pub fn run_with_time_limit(cmd: &mut Command, limit: Duration) -> std::process::Output {
