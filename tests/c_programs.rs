@@ -32,7 +32,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::{Finished, include_dir, libdir, root, run, scratch_dir, system_lib};
+use common::{Finished, build, include_dir, libdir, root, scratch_dir, system_lib};
 
 /// Warnings are errors in every C file.
 const CFLAGS: &[&str] = &["-Wall", "-Wextra", "-Werror", "-O2"];
@@ -168,21 +168,6 @@ fn our_libdir() -> PathBuf {
     fs::canonicalize(libdir()).unwrap_or_else(|e| panic!("{}: {e}", libdir().display()))
 }
 
-/// Runs a compiler or tool, returning its error output on failure.
-fn build(cmd: &mut Command) -> Result<(), String> {
-    let out = run(cmd);
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{cmd:?} failed ({}):\n{}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ))
-    }
-}
-
 /// A copy of the system header in `dir/system-include`; returns that directory.
 fn system_include(dir: &Path) -> PathBuf {
     assert!(
@@ -312,21 +297,7 @@ fn every_c_program_passes() {
     let plain: Vec<&Program> = programs.iter().filter(|p| p.kind == Kind::Plain).collect();
     assert!(!plain.is_empty(), "no C test programs in c-tests/");
 
-    let results: Vec<(&Program, Result<String, String>)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = plain
-            .iter()
-            .map(|&program| (program, scope.spawn(move || check_plain(program))))
-            .collect();
-        handles
-            .into_iter()
-            .map(|(program, handle)| {
-                (
-                    program,
-                    handle.join().unwrap_or_else(|_| Err("panicked".into())),
-                )
-            })
-            .collect()
-    });
+    let results = common::check_in_parallel(plain.iter().copied(), check_plain);
 
     let mut failures = String::new();
     for (program, result) in &results {

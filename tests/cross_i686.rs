@@ -49,7 +49,7 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use common::{Finished, debian_archive_package, root, run, run_ok, scratch_dir};
+use common::{Finished, build, debian_archive_package, root, run, run_ok, scratch_dir};
 
 /// The Rust target the library is cross-built for.
 const RUST_TARGET: &str = "i686-unknown-linux-gnu";
@@ -374,21 +374,6 @@ fn cc() -> Command {
     let mut cmd = Command::new(cross("gcc"));
     cmd.args(CFLAGS);
     cmd
-}
-
-/// Runs a compiler; on failure, returns the command and its output.
-fn build(cmd: &mut Command) -> Result<(), String> {
-    let out = run(cmd);
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{cmd:?} failed ({}):\n{}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ))
-    }
 }
 
 fn build_ok(cmd: &mut Command) {

@@ -48,7 +48,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{include_dir, libdir, root, scratch_dir};
+use common::{build, include_dir, libdir, root, scratch_dir};
 
 /// Warnings are errors in every C file, and every build has debug
 /// information for the checkers' stack traces.
@@ -195,21 +195,6 @@ fn cc() -> Command {
 /// Our library directory, absolute, as the loader reports it.
 fn our_libdir() -> PathBuf {
     fs::canonicalize(libdir()).unwrap_or_else(|e| panic!("{}: {e}", libdir().display()))
-}
-
-/// Runs a compiler, returning its output on failure.
-fn build(cmd: &mut Command) -> Result<(), String> {
-    let out = common::run(cmd);
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{cmd:?} failed ({}):\n{}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ))
-    }
 }
 
 /// A program to run: an executable, its arguments and environment.
@@ -671,25 +656,8 @@ fn run_all(
     targets: &[Target],
     verdict: fn(&Finished) -> Result<String, String>,
 ) {
-    let results: Vec<(&Target, Result<String, String>)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = targets
-            .iter()
-            .map(|target| {
-                (
-                    target,
-                    scope.spawn(move || run_under(checker, target, dir).and_then(|f| verdict(&f))),
-                )
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|(target, handle)| {
-                (
-                    target,
-                    handle.join().unwrap_or_else(|_| Err("panicked".into())),
-                )
-            })
-            .collect()
+    let results = common::check_in_parallel(targets, |target| {
+        run_under(checker, target, dir).and_then(|f| verdict(&f))
     });
     let mut failures = String::new();
     for (target, result) in &results {

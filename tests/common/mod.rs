@@ -110,6 +110,46 @@ pub fn run_ok(cmd: &mut Command) -> Output {
     out
 }
 
+/// Runs a compiler or another build tool; on failure, returns the command
+/// and what it printed.
+pub fn build(cmd: &mut Command) -> Result<(), String> {
+    let out = run(cmd);
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{cmd:?} failed ({}):\n{}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+/// `check` of every item, each on a thread of its own; a check that panics
+/// counts as failed.
+pub fn check_in_parallel<'a, T: Sync, R: Send>(
+    items: impl IntoIterator<Item = &'a T>,
+    check: impl Fn(&'a T) -> Result<R, String> + Sync,
+) -> Vec<(&'a T, Result<R, String>)> {
+    let check = &check;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .into_iter()
+            .map(|item| (item, scope.spawn(move || check(item))))
+            .collect();
+        handles
+            .into_iter()
+            .map(|(item, handle)| {
+                (
+                    item,
+                    handle.join().unwrap_or_else(|_| Err("panicked".into())),
+                )
+            })
+            .collect()
+    })
+}
+
 /// A fresh directory for one test's build products, under cargo's
 /// per-target scratch directory.
 pub fn scratch_dir(name: &str) -> PathBuf {
