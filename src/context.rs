@@ -18,8 +18,8 @@ pub unsafe fn setup(maxevents: c_int, ctxp: *mut io_context_t) -> SysResult {
     // SAFETY: the caller's contract.
     let ret = unsafe { sys::io_setup(maxevents, ctxp) }?;
     // SAFETY: the kernel has just stored the context there, so the address
-    // is mapped and writable.
-    registry::insert(unsafe { ctxp.read() } as usize);
+    // is mapped; the kernel accepts an unaligned handle, so read it as one.
+    registry::insert(unsafe { ctxp.read_unaligned() } as usize);
     Ok(ret)
 }
 
@@ -49,7 +49,7 @@ pub unsafe fn queue_init(maxevents: c_int, ctxp: *mut io_context_t) -> SysResult
         Err(Errno::EINVAL) => {
             // SAFETY: the kernel read *ctxp before refusing (io_setup checks
             // the handle first), so it is readable; it is the caller's.
-            if unsafe { ctxp.read_volatile() }.is_null() {
+            if unsafe { ctxp.read_unaligned() }.is_null() {
                 return Err(Errno::EINVAL);
             }
             // A read-only page would fault on the write: ask the kernel.
@@ -58,7 +58,7 @@ pub unsafe fn queue_init(maxevents: c_int, ctxp: *mut io_context_t) -> SysResult
                 return Err(Errno::EFAULT);
             }
             // SAFETY: as above, and writable.
-            unsafe { ctxp.write_volatile(core::ptr::null_mut()) };
+            unsafe { ctxp.write_unaligned(core::ptr::null_mut()) };
             // SAFETY: as above.
             unsafe { setup(maxevents, ctxp) }
         }
@@ -66,11 +66,14 @@ pub unsafe fn queue_init(maxevents: c_int, ctxp: *mut io_context_t) -> SysResult
     }
 }
 
-/// Forgets the ring, then io_destroy(2).
+/// Forgets the ring (waiting until no thread of this library can still be
+/// reading it), then io_destroy(2). Other threads may be inside any call on
+/// the context meanwhile: those that lose the race get the kernel's
+/// `EINVAL`.
 ///
 /// # Safety
 ///
-/// No other thread may be using `ctx` (as with any call that frees it).
+/// None beyond the kernel's: it validates `ctx`.
 #[inline(always)]
 pub unsafe fn destroy(ctx: io_context_t) -> SysResult {
     registry::remove(ctx as usize);

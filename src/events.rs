@@ -1,77 +1,47 @@
 //! Reaping completions: io_getevents and io_pgetevents.
 //!
-//! Both answer 0 without a system call when asked not to wait (a timeout of
-//! exactly zero) and the ring holds no completion, as libaio does; in every
-//! other case they make the call. The ring is only read when the registry
-//! knows the context to be live, so a bad or stale context always reaches the
-//! kernel, which answers `EINVAL`.
+//! For a context the registry knows, a call takes, in this order:
+//!
+//! 1. the completions `io_queue_run` reaped ahead and has not handed out
+//!    (the context's stash, see `stash`), oldest first;
+//! 2. in user-space reaping mode, completions copied straight out of the
+//!    ring (see below);
+//! 3. the rest from the kernel, with the io_getevents(2) or
+//!    io_pgetevents(2) system call for what is still missing.
+//!
+//! Like libaio, a call asked not to wait (a timeout of exactly zero) on an
+//! empty ring answers 0 without a system call. A context the registry does
+//! not know always goes to the kernel, with the caller's arguments
+//! untouched, so a bad or stale context gets the kernel's `EINVAL`.
 //!
 //! # User-space reaping
 //!
-//! With `LIBAIO_USERSPACE_REAP=1` in the environment (read once, with
+//! With `LIBAIO_USERSPACE_REAP=1` in the environment at load (read with
 //! `secure_getenv`, so set-user-ID programs ignore it), a call that finds at
 //! least `min_nr` completions (and at least one) already in the ring of a
 //! live context copies them out itself and advances the ring's head, with no
 //! system call; otherwise it makes the call as usual, so nothing busy-polls.
-//! The threads of this process reaping a context through this library take
-//! turns through a lock per context (`registry::Entry`), so no completion is
-//! delivered twice. The mode is unsafe only if something else reaps the same
-//! context meanwhile, bypassing this library: a program that reads the ring
-//! itself (as QEMU does) or calls the io_getevents system call directly.
-//! In this mode the library, not the kernel, writes the events, so a bad
-//! `events` pointer faults instead of giving `EFAULT`.
+//! The threads of this process reaping a context through this library, and
+//! signal handlers, never duplicate or lose a completion and never wait on
+//! each other (the lease in `registry`). It needs the registry's rseq mode
+//! (x86_64); elsewhere the variable changes nothing. The mode is unsafe only
+//! if something else reaps the same context meanwhile, bypassing this
+//! library: a program that reads the ring itself (as QEMU does) or calls the
+//! io_getevents system call directly. In this mode the library, not the
+//! kernel, writes the events, so a bad `events` pointer faults instead of
+//! giving `EFAULT`.
 
-use core::ffi::{c_long, c_ulong, c_void};
-use core::sync::atomic::{AtomicU8, Ordering};
+use core::ffi::{c_int, c_long, c_ulong, c_void};
 
 use crate::abi::{io_context_t, io_event, io_sigset};
-use crate::registry;
-use crate::ring::Ring;
+use crate::registry::{self, Live};
+use crate::ring::Peek;
 use crate::sys::{self, SysResult};
 
-/// Whether the call can be answered "no events" from the ring alone: the
-/// timeout is exactly zero and the ring, in the kernel's format, is empty.
-///
-/// # Safety
-///
-/// `timeout` is NULL, a kernel address, or readable; it is read only for a
-/// live context with an empty ring, where libaio reads it too.
-#[inline(always)]
-unsafe fn nothing_to_reap(ring: Ring, timeout: *const libc::timespec) -> bool {
-    // NULL, or an address in the kernel's half, is never read: the kernel
-    // gets the call and checks it. Declining is always safe, only slower.
-    // The ring first: with completions waiting, a bad timeout is the
-    // kernel's to refuse.
-    if !sys::plausible_user_address(timeout as usize) || !ring.is_empty() {
-        return false;
-    }
-    // One test of both fields (the casts matter where they are 32 bits).
-    #[allow(clippy::unnecessary_cast)]
-    // SAFETY: the caller's contract.
-    unsafe {
-        ((*timeout).tv_sec as i64 | (*timeout).tv_nsec as i64) == 0
-    }
-}
-
-/// The hottest path of all, for the exported functions to try before
-/// anything else: a zero-timeout call on the empty ring of the most recently
-/// created context, answered with 0 in a dozen instructions and no call.
-/// Everything else, including the same answer for other live contexts, is
-/// left to [`getevents`]/[`pgetevents`].
-///
-/// # Safety
-///
-/// As for [`nothing_to_reap`].
-#[inline(always)]
-pub unsafe fn nothing_to_reap_now(ctx: io_context_t, timeout: *const libc::timespec) -> bool {
-    // SAFETY: the caller's contract.
-    Ring::recent(ctx).is_some_and(|ring| unsafe { nothing_to_reap(ring, timeout) })
-}
-
-/// Which call a reaper makes when it cannot answer from the ring:
+/// Which call a reaper makes when it cannot answer without the kernel:
 /// io_getevents(2), or io_pgetevents(2) with this signal mask (NULL: none).
 #[derive(Clone, Copy)]
-enum Call {
+pub(crate) enum Call {
     Getevents,
     Pgetevents(*mut libc::sigset_t),
 }
@@ -134,6 +104,31 @@ impl Call {
         }
         ret
     }
+
+    /// Makes the call for a live context: in user-space reaping mode, as a
+    /// declared kernel reaper (see `registry`).
+    ///
+    /// # Safety
+    ///
+    /// As for [`getevents`].
+    #[inline(always)]
+    pub(crate) unsafe fn make_for(
+        self,
+        live: &Live,
+        min_nr: c_long,
+        nr: c_long,
+        events: *mut io_event,
+        timeout: *mut libc::timespec,
+    ) -> SysResult {
+        let ctx = live.ctx() as io_context_t;
+        if registry::user_space_reaping() {
+            let _inside = live.kernel_reaper();
+            // SAFETY: the caller's contract.
+            return unsafe { self.make(ctx, min_nr, nr, events, timeout) };
+        }
+        // SAFETY: the caller's contract.
+        unsafe { self.make(ctx, min_nr, nr, events, timeout) }
+    }
 }
 
 /// The shared body of io_getevents and io_pgetevents.
@@ -141,7 +136,8 @@ impl Call {
 /// # Safety
 ///
 /// `events` has room for `nr` events (the kernel checks the address, except
-/// in user-space reaping mode); `timeout` is NULL or readable.
+/// when completions reaped ahead or, in user-space reaping mode, in the
+/// ring are copied there); `timeout` is NULL or readable.
 #[inline(always)]
 unsafe fn reap(
     how: Call,
@@ -151,64 +147,122 @@ unsafe fn reap(
     events: *mut io_event,
     timeout: *mut libc::timespec,
 ) -> SysResult {
-    let Some(ring) = Ring::live(ctx) else {
+    let Some(live) = registry::find(ctx as usize) else {
         // SAFETY: the caller's contract.
         return unsafe { how.make(ctx, min_nr, nr, events, timeout) };
     };
+    // Completions can be handed out by the library only for arguments the
+    // kernel would accept; anything else goes to the kernel as it is.
+    let valid =
+        0 <= min_nr && min_nr <= nr && nr > 0 && sys::plausible_user_address(events as usize);
+    if valid && (!live.stash().is_empty() || registry::user_space_reaping()) {
+        // SAFETY: the caller's contract.
+        return unsafe { reap_known(how, &live, min_nr as usize, nr as usize, events, timeout) };
+    }
     // SAFETY: the caller's contract.
-    if unsafe { nothing_to_reap(ring, timeout) } {
+    if unsafe { nothing_to_reap(&live, timeout) } {
         return Ok(0);
     }
-    if user_space_reaping() {
-        if let Some(entry) = registry::find(ctx as usize) {
-            // SAFETY: the caller's contract.
-            return unsafe { reap_with_lock(how, entry, ring, ctx, min_nr, nr, events, timeout) };
-        }
-    }
     // SAFETY: the caller's contract.
-    unsafe { how.make(ctx, min_nr, nr, events, timeout) }
+    unsafe { how.make_for(&live, min_nr, nr, events, timeout) }
 }
 
-/// User-space reaping mode, for a live context: copy from the ring when it
-/// holds enough, else make the call, taking turns with this process's other
-/// reapers of the context.
+/// [`reap`] for valid arguments, when completions may wait in the stash or
+/// user-space reaping is on.
 ///
 /// # Safety
 ///
 /// As for [`reap`].
-#[allow(clippy::too_many_arguments)]
 #[inline(never)]
-unsafe fn reap_with_lock(
+unsafe fn reap_known(
     how: Call,
-    entry: &registry::Entry,
-    ring: Ring,
-    ctx: io_context_t,
-    min_nr: c_long,
-    nr: c_long,
+    live: &Live,
+    min_nr: usize,
+    nr: usize,
     events: *mut io_event,
     timeout: *mut libc::timespec,
 ) -> SysResult {
-    // Arguments the kernel would refuse go to the kernel.
-    if 0 <= min_nr && min_nr <= nr && nr > 0 {
-        if let Some(_alone) = entry.reap_in_user_space() {
-            // SAFETY: we are the only reaper (the guard); events has room for
-            // nr events (the caller's contract).
-            if let Some(count) = unsafe { ring.take(min_nr as usize, nr as usize, events) } {
-                return Ok(count as core::ffi::c_int);
-            }
+    // SAFETY: room for nr events (the caller's contract).
+    let mut got = unsafe { live.stash().take(nr, events) };
+    if got == nr {
+        return Ok(got as c_int);
+    }
+    // SAFETY: got < nr, so inside the caller's room.
+    let rest = unsafe { events.add(got) };
+    if registry::user_space_reaping() {
+        let min = min_nr.saturating_sub(got);
+        // SAFETY: room for nr - got events.
+        if let Some(taken) = unsafe { live.take_in_user_space(min, nr - got, rest) } {
+            return Ok((got + taken) as c_int);
         }
     }
-    let _inside = entry.reap_in_kernel();
-    // SAFETY: the caller's contract.
-    unsafe { how.make(ctx, min_nr, nr, events, timeout) }
+    if got >= min_nr && got > 0 {
+        // Enough already; the kernel would also return whatever else is
+        // waiting now, up to nr.
+        if !matches!(live.peek(), Peek::Holds(n) if n > 0) {
+            return Ok(got as c_int);
+        }
+        let mut zero = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: room for nr - got events; `zero` outlives the call.
+        let more = unsafe { how.make_for(live, 0, (nr - got) as c_long, rest, &mut zero) };
+        return Ok((got + more.unwrap_or(0).max(0) as usize) as c_int);
+    }
+    if got == 0 {
+        // SAFETY: the caller's contract.
+        if unsafe { nothing_to_reap(live, timeout) } {
+            return Ok(0);
+        }
+        // SAFETY: the caller's contract; the arguments as given.
+        return unsafe { how.make_for(live, min_nr as c_long, nr as c_long, events, timeout) };
+    }
+    // Some, but fewer than min_nr: wait for the rest as the caller asked.
+    let (min, max) = ((min_nr - got) as c_long, (nr - got) as c_long);
+    // SAFETY: room for nr - got events.
+    let more = unsafe { how.make_for(live, min, max, rest, timeout) };
+    // With completions in hand the kernel would return them, not an error
+    // (EINTR, a timeout the kernel could not read): an error adds none.
+    got += more.unwrap_or(0).max(0) as usize;
+    Ok(got as c_int)
 }
 
-/// io_getevents(2), skipping the call when the ring answers.
+/// Whether the call can be answered "no events" without the kernel: the
+/// timeout is exactly zero and the ring, in the kernel's format, is empty.
+///
+/// # Safety
+///
+/// `timeout` is NULL, a kernel address, or readable; it is read only for a
+/// live context with an empty ring, where libaio reads it too.
+#[inline]
+unsafe fn nothing_to_reap(live: &Live, timeout: *const libc::timespec) -> bool {
+    // NULL, or an address in the kernel's half, is never read: the kernel
+    // gets the call and checks it. Declining is always safe, only slower.
+    // The ring first: with completions waiting, a bad timeout is the
+    // kernel's to refuse.
+    if !sys::plausible_user_address(timeout as usize)
+        || live.peek() != Peek::Holds(0)
+        || !live.stash().is_empty()
+    {
+        return false;
+    }
+    // SAFETY: the caller's contract; the kernel accepts an unaligned
+    // timeout, so read it as one.
+    let timeout = unsafe { timeout.read_unaligned() };
+    // One test of both fields (the casts matter where they are 32 bits).
+    #[allow(clippy::unnecessary_cast)]
+    let zero = (timeout.tv_sec as i64 | timeout.tv_nsec as i64) == 0;
+    zero
+}
+
+/// io_getevents(2), skipping the call when the library can answer.
 ///
 /// # Safety
 ///
 /// `events` has room for `nr` events (the kernel checks the address, except
-/// in user-space reaping mode); `timeout` is NULL or readable.
+/// where the library copies completions there itself); `timeout` is NULL or
+/// readable.
 #[inline(never)]
 pub unsafe fn getevents(
     ctx: io_context_t,
@@ -221,7 +275,7 @@ pub unsafe fn getevents(
     unsafe { reap(Call::Getevents, ctx, min_nr, nr, events, timeout) }
 }
 
-/// io_pgetevents(2), skipping the call when the ring answers.
+/// io_pgetevents(2), skipping the call when the library can answer.
 ///
 /// The mask goes to the kernel as its `{ mask, _NSIG / 8 }` pair; a NULL mask
 /// stays NULL (no change of mask).
@@ -240,38 +294,4 @@ pub unsafe fn pgetevents(
 ) -> SysResult {
     // SAFETY: the caller's contract.
     unsafe { reap(Call::Pgetevents(sigmask), ctx, min_nr, nr, events, timeout) }
-}
-
-/// Whether `LIBAIO_USERSPACE_REAP=1` was set when first asked.
-#[inline(always)]
-fn user_space_reaping() -> bool {
-    match USER_SPACE_REAPING.load(Ordering::Relaxed) {
-        ON => true,
-        OFF => false,
-        _ => read_user_space_reaping(),
-    }
-}
-
-static USER_SPACE_REAPING: AtomicU8 = AtomicU8::new(UNKNOWN);
-const UNKNOWN: u8 = 0;
-const ON: u8 = 1;
-const OFF: u8 = 2;
-
-unsafe extern "C" {
-    /// glibc's getenv that answers NULL in set-user-ID and set-group-ID
-    /// programs (since glibc 2.17; the libc crate does not declare it).
-    fn secure_getenv(name: *const core::ffi::c_char) -> *mut core::ffi::c_char;
-}
-
-#[cold]
-fn read_user_space_reaping() -> bool {
-    // SAFETY: a NUL-terminated name; secure_getenv returns NULL or a
-    // NUL-terminated string, which is only read here. (Two threads may read
-    // it at once; both find the same value.)
-    let on = unsafe {
-        let value = secure_getenv(c"LIBAIO_USERSPACE_REAP".as_ptr());
-        !value.is_null() && core::ffi::CStr::from_ptr(value).to_bytes() == b"1"
-    };
-    USER_SPACE_REAPING.store(if on { ON } else { OFF }, Ordering::Relaxed);
-    on
 }

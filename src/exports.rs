@@ -162,10 +162,6 @@ pub unsafe extern "C" fn io_getevents(
     timeout: *mut libc::timespec,
 ) -> c_int {
     // SAFETY: the caller's contract.
-    if unsafe { events::nothing_to_reap_now(ctx, timeout) } {
-        return 0;
-    }
-    // SAFETY: the caller's contract.
     to_c(unsafe { events::getevents(ctx, min_nr, nr, events, timeout) })
 }
 
@@ -203,10 +199,6 @@ pub unsafe extern "C" fn io_pgetevents(
     timeout: *mut libc::timespec,
     sigmask: *mut libc::sigset_t,
 ) -> c_int {
-    // SAFETY: the caller's contract.
-    if unsafe { events::nothing_to_reap_now(ctx, timeout) } {
-        return 0;
-    }
     // SAFETY: the caller's contract.
     to_c(unsafe { events::pgetevents(ctx, min_nr, nr, events, timeout, sigmask) })
 }

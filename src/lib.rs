@@ -8,7 +8,11 @@
 //!   `Errno` they fail with;
 //! - [`abi`]: the C types of libaio.h (the header is generated from it);
 //! - [`ring`]: the kernel's completion ring behind an `io_context_t`;
-//! - [`registry`]: which rings this process created and may safely read;
+//! - [`registry`]: which rings this process created and may safely read,
+//!   and what the library keeps per context: completions reaped ahead
+//!   ([`stash`]) and the user-space reapers' lease; on x86_64, [`rseq`]
+//!   holds the restartable sequences that read the rings;
+//! - [`process`]: what the library reads once, at load;
 //! - [`context`], [`events`], [`queue`]: what each call does;
 //! - [`exports`]: the exported C functions, and on x86_64 [`fast`], their
 //!   assembly entry for the zero-timeout poll.
@@ -30,14 +34,21 @@ mod exports;
 #[allow(unsafe_code)]
 mod fast;
 #[allow(unsafe_code)]
+mod process;
+#[allow(unsafe_code)]
 mod queue;
 #[allow(unsafe_code)]
 mod registry;
 #[allow(unsafe_code)]
 mod ring;
+#[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
+#[allow(unsafe_code)]
+mod rseq;
 #[cfg(all(panic = "abort", not(test)))]
 #[allow(unsafe_code)]
 mod rt;
+#[allow(unsafe_code)]
+mod stash;
 #[allow(unsafe_code)]
 mod sys;
 #[cfg(target_pointer_width = "32")]

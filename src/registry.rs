@@ -1,42 +1,88 @@
 //! The contexts this process created through this library and has not
-//! destroyed: the only rings the library ever reads.
+//! destroyed: the only rings the library ever reads, and what the library
+//! keeps per context (completions reaped ahead, the user-space reapers'
+//! lease).
 //!
-//! `io_getevents()` may answer without a system call when the ring is empty,
-//! which means reading the ring through the caller's `io_context_t`. libaio
-//! reads through whatever pointer it is given and crashes on a stale or bogus
-//! one; this library first checks that the pointer is a ring it saw
-//! `io_setup()` create in this process and has not seen destroyed. A pointer
-//! it does not know goes to the kernel, which answers for it (`EINVAL` for a
-//! bad context, the right events for a good one), so what the table holds can
-//! cost a system call but never change a result:
+//! # Why a ring is read only while it is mapped
 //!
-//! - a ring moved with `mremap()` is not known at its new address, and is
-//!   served by the kernel there;
-//! - after `fork()` the child starts with an empty table (the kernel gives
-//!   the child no contexts), so the child's calls get the kernel's `EINVAL`;
-//! - a context created elsewhere (raw system call, another copy of libaio) is
-//!   served by the kernel.
+//! `io_getevents()` answers a zero-timeout call on an empty ring without a
+//! system call, as libaio does, which means reading the ring through the
+//! caller's handle. libaio reads through whatever it is given and crashes on
+//! a stale handle, and also when another thread's `io_destroy` unmaps the
+//! ring between its check and its read. Here a ring is read only if the
+//! table below holds its address, and `io_destroy` first removes the address
+//! from the table and then waits until no reader that saw it can still be
+//! reading, before the kernel unmaps the ring. Two ways of waiting, chosen
+//! once per process:
 //!
-//! The table is a fixed array of entries indexed by a hash of the address,
-//! one context per entry; a context whose entry is taken stays unknown to the
-//! table. In front of it, the most recently created live context is kept in
-//! one word, so that the common case of a program with one context costs a
-//! single compare: that word never holds 0, but a dummy ring header of our
-//! own whose magic number is wrong, so any pointer equal to it is safe to read
-//! and fails the ring checks.
+//! - **rseq** (x86_64, with glibc's restartable-sequence areas and
+//!   membarrier(2)): every read of a ring runs inside a restartable
+//!   sequence that first checks, inside the sequence, that the table still
+//!   holds the context (`rseq`, `fast`). `io_destroy` clears the entry, then
+//!   calls `membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ)`, which
+//!   restarts every sequence in progress on any CPU (and a preempted one is
+//!   restarted anyway when it runs again); a restarted reader sees the clear.
+//!   The readers pay no atomic operation at all.
+//! - **counted** (every other architecture, or without rseq): a reader
+//!   increments the entry's `readers`, then checks that the entry still
+//!   holds the context, reads, and decrements; `io_destroy` clears the entry,
+//!   then waits for `readers` to be 0. Both sides use sequentially
+//!   consistent operations, so of a reader's increment-then-check and the
+//!   destroyer's clear-then-wait, at least one sees the other: on weakly
+//!   ordered architectures too.
 //!
-//! Only `io_setup()`, `io_destroy()` and the fork handler change which
-//! contexts are known, each with one atomic operation per word, so no thread
-//! can corrupt what another registered. Each entry also carries the lock that
-//! keeps user-space reaping (see `events`) and kernel reaping of the same
-//! context apart.
+//! Threads that have no rseq area (glibc could not register one) use the
+//! counted way in the rseq mode too, so `io_destroy` always does both.
 //!
-//! What the program must not do, as with any freed pointer: pass a ring's
-//! old address after unmapping it itself (`munmap`, `mremap`, a raw
-//! io_destroy system call), or destroy a context while another thread is still
-//! calling io_getevents on it.
+//! A handle the library does not know goes to the kernel, which answers for
+//! it (`EINVAL` for a bad context, the right events for a good one), so what
+//! the table holds can cost a system call but never change a result:
+//!
+//! - a ring moved with `mremap()` is not known at its new address;
+//! - a context created elsewhere (raw system call, another copy of libaio)
+//!   is served by the kernel;
+//! - a child process never finds its parent's contexts (the kernel gives it
+//!   none), however it was made: the table lives in memory marked
+//!   `MADV_WIPEONFORK`, which the kernel hands to every child with a copy of
+//!   the address space (`fork()`, `_Fork()`, `clone()` without `CLONE_VM`)
+//!   as zeros. A child sharing the address space (`vfork()`, `CLONE_VM`)
+//!   shares the contexts too, with the kernel's blessing, and keeps the
+//!   table.
+//!
+//! # The table
+//!
+//! A fixed array of [`ENTRIES`] entries indexed by a hash of the address,
+//! one context per entry; a context whose window of [`PROBES`] entries is
+//! full stays unknown (its calls go to the kernel). In rseq mode the entry
+//! of the most recently created context is also kept in [`RECENT`], so that
+//! the x86_64 entry points in `fast` answer the zero-timeout poll with one
+//! compare.
+//!
+//! Only `io_setup()` and `io_destroy()` change which contexts are known, each
+//! with one compare-and-swap of the entry's `ctx`.
+//!
+//! # User-space reaping
+//!
+//! Each entry has a `reapers` word for the opt-in user-space reaping mode
+//! (rseq mode only): 0, or the odd token of the one thread allowed to copy
+//! completions out of the ring ([`Entry::take_in_user_space`]), or twice the
+//! number of threads inside the io_getevents system call (which reads and
+//! moves the ring's head too). It is a lease, not a lock: nobody ever waits
+//! for it. A kernel reaper that finds a user-space reaper in place spins
+//! briefly, then revokes the lease (a signal handler revokes its own
+//! thread's at once) and, for another thread's, calls membarrier so that
+//! the revoked reaper's restartable sequence, whose last instruction (the
+//! store of the new head) is only reached while the lease is still its own,
+//! is restarted and fails. A user-space reaper that finds the word taken
+//! goes to the kernel. So a signal handler, or a thread left by `longjmp`
+//! out of a handler, can never make another reaper wait.
 
-use core::sync::atomic::{AtomicPtr, AtomicU8, AtomicU32, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU8, AtomicUsize, Ordering};
+
+use crate::abi::io_event;
+use crate::ring::{self, Peek};
+use crate::stash::{Counters, Slots, Stash};
+use crate::sys;
 
 /// Number of entries: a power of two.
 const ENTRIES: usize = 1024;
@@ -45,253 +91,445 @@ const ENTRIES: usize = 1024;
 /// hold a context. Lookups of unknown addresses read them all.
 const PROBES: usize = 16;
 
-/// A live context and its reapers' lock.
-#[repr(C)]
+/// A live context and what the library keeps for it.
+#[repr(C, align(64))]
 pub struct Entry {
     /// The ring's address, or 0.
     ctx: AtomicUsize,
-    /// [`REAPING_IN_USER_SPACE`] while a thread copies completions out of the
-    /// ring, plus the number of threads inside io_getevents(2) on it.
-    reapers: AtomicU32,
+    /// Threads reading the ring the counted way (see the module
+    /// documentation).
+    readers: AtomicUsize,
+    /// The user-space reaping lease (see the module documentation).
+    reapers: AtomicUsize,
+    /// Completions reaped from the kernel and not yet handed out: the
+    /// counters (the slots are in `Wiped::slots`, at the same index).
+    stash: Counters,
 }
 
-/// Set in `Entry::reapers` while one thread reaps from the ring itself.
-const REAPING_IN_USER_SPACE: u32 = 1 << 31;
+/// Offsets the assembly in `fast` reads.
+pub(crate) const CTX_OFFSET: usize = core::mem::offset_of!(Entry, ctx);
+pub(crate) const STASH_HEAD_OFFSET: usize =
+    core::mem::offset_of!(Entry, stash) + core::mem::offset_of!(Counters, head);
+pub(crate) const STASH_TAIL_OFFSET: usize =
+    core::mem::offset_of!(Entry, stash) + core::mem::offset_of!(Counters, tail);
+const _: () = assert!(core::mem::size_of::<Entry>() == 64);
 
-static TABLE: [Entry; ENTRIES] = [const {
-    Entry {
-        ctx: AtomicUsize::new(0),
-        reapers: AtomicU32::new(0),
+impl Entry {
+    const fn new() -> Entry {
+        Entry {
+            ctx: AtomicUsize::new(0),
+            readers: AtomicUsize::new(0),
+            reapers: AtomicUsize::new(0),
+            stash: Counters::new(),
+        }
     }
-}; ENTRIES];
-
-/// A ring header whose magic number is 0: where [`RECENT`] points when no
-/// context is live. Reading it is safe and every ring check fails on it.
-static NO_RING: [u32; 8] = [0; 8];
-
-/// The most recently created context still live, or [`NO_RING`]. (The
-/// x86_64 entry points in `fast` compare it with the handle themselves.)
-pub(crate) static RECENT: AtomicPtr<u32> =
-    AtomicPtr::new((&raw const NO_RING).cast::<u32>().cast_mut());
-
-fn no_ring() -> *mut u32 {
-    (&raw const NO_RING).cast::<u32>().cast_mut()
 }
 
-/// Whether the fork handler that empties the table in a child is installed.
-static FORK_HANDLER: AtomicU8 = AtomicU8::new(NOT_INSTALLED);
-const NOT_INSTALLED: u8 = 0;
-const INSTALLING: u8 = 1;
-const INSTALLED: u8 = 2;
-const FAILED: u8 = 3;
+/// Which way readers are kept from outliving a ring's mapping (see the
+/// module documentation), decided at the first `io_setup()` of the process.
+const UNDECIDED: u8 = 0;
+/// The table could not be protected from children: it is not used, and
+/// every call goes to the kernel.
+const OFF: u8 = 1;
+const COUNTED: u8 = 2;
+const RSEQ: u8 = 3;
+
+/// Everything a child must not inherit, zero-initialised, in pages of its
+/// own (`.bss.*`: no file backing) so that `MADV_WIPEONFORK` may apply. The
+/// alignment and size are a multiple of the largest page size of any Linux
+/// architecture (64 KiB).
+#[repr(C, align(65536))]
+struct Wiped {
+    mode: AtomicU8,
+    table: [Entry; ENTRIES],
+    /// The stash slots of `table[i]` are `slots[i]`: apart, so that lookups
+    /// only read the compact entries.
+    slots: [Slots; ENTRIES],
+}
+
+#[unsafe(link_section = ".bss.libaio_rs_registry")]
+static WIPED: Wiped = Wiped {
+    mode: AtomicU8::new(UNDECIDED),
+    table: [const { Entry::new() }; ENTRIES],
+    slots: [const { Slots::new() }; ENTRIES],
+};
+
+/// Slots for [`NO_ENTRY`], which never holds a context.
+static NO_SLOTS: Slots = Slots::new();
+
+/// An entry that never holds a context: where [`RECENT`] points until an
+/// rseq-mode `io_setup`.
+static NO_ENTRY: Entry = Entry::new();
+
+impl Entry {
+    /// This entry's stash.
+    fn stash(&'static self) -> Stash<'static> {
+        let table = WIPED.table.as_ptr_range();
+        let slots = if table.contains(&(self as *const Entry)) {
+            // SAFETY: self is an element of the table, so the offset is its
+            // index.
+            let index = unsafe { (self as *const Entry).offset_from(table.start) } as usize;
+            &WIPED.slots[index]
+        } else {
+            &NO_SLOTS
+        };
+        Stash::new(&self.stash, slots)
+    }
+}
+
+/// The entry of the most recently created context (rseq mode only), or
+/// [`NO_ENTRY`]; never a dangling pointer, so the assembly in `fast` may
+/// compare a handle with its `ctx` at any time. Not wiped in a child: the
+/// entry it points at is.
+pub(crate) static RECENT: AtomicPtr<Entry> = AtomicPtr::new((&raw const NO_ENTRY).cast_mut());
+
+/// A context the table holds: its entry, and the address.
+#[derive(Clone, Copy)]
+pub struct Live {
+    entry: &'static Entry,
+    ctx: usize,
+}
 
 /// The entries where `ctx` may be: from the one it hashes to (Fibonacci
 /// hashing, so that rings a page or a 64 KiB page apart land apart), the
 /// next [`PROBES`], wrapping around.
 #[inline(always)]
-fn entries_for(ctx: usize) -> impl Iterator<Item = &'static Entry> {
+fn window(ctx: usize) -> impl Iterator<Item = &'static Entry> {
     #[cfg(target_pointer_width = "64")]
     const GOLDEN: usize = 0x9e37_79b9_7f4a_7c15;
     #[cfg(target_pointer_width = "32")]
     const GOLDEN: usize = 0x9e37_79b9;
     let first = ctx.wrapping_mul(GOLDEN) >> (usize::BITS - ENTRIES.trailing_zeros());
-    (first..first + PROBES).map(|i| &TABLE[i & (ENTRIES - 1)])
+    (first..first + PROBES).map(|i| &WIPED.table[i & (ENTRIES - 1)])
 }
 
 /// The table's entry for `ctx`, if `ctx` is a live context it holds. The
-/// entry `ctx` hashes to is tried inline; the rest of its window out of line.
+/// entry `ctx` hashes to is tried inline, the rest of its window out of line.
 #[inline(always)]
-pub fn find(ctx: usize) -> Option<&'static Entry> {
-    let first = entries_for(ctx).next()?;
-    if ctx != 0 && first.ctx.load(Ordering::Acquire) == ctx {
-        return Some(first);
+pub fn find(ctx: usize) -> Option<Live> {
+    if ctx == 0 {
+        return None;
+    }
+    let first = window(ctx).next()?;
+    // Acquire: pairs with the claim in insert (the stash was cleared first).
+    if first.ctx.load(Ordering::Acquire) == ctx {
+        return Some(Live { entry: first, ctx });
     }
     find_further(ctx)
 }
 
 /// [`find`] past the first entry of the window.
 #[inline(never)]
-fn find_further(ctx: usize) -> Option<&'static Entry> {
-    if ctx == 0 {
-        return None;
-    }
-    entries_for(ctx)
+fn find_further(ctx: usize) -> Option<Live> {
+    window(ctx)
         .skip(1)
         .find(|entry| entry.ctx.load(Ordering::Acquire) == ctx)
-}
-
-/// Whether reading the ring header at `ctx` is safe: `ctx` is a ring this
-/// process created through this library and has not destroyed through it, or
-/// the library's own ring-shaped dummy (whose magic number is wrong).
-#[inline(always)]
-pub fn is_readable_ring(ctx: usize) -> bool {
-    is_recent(ctx) || find(ctx).is_some()
-}
-
-/// Whether `ctx` is the most recently created live context (or the dummy):
-/// the one-compare form of [`is_readable_ring`], for the hottest path.
-#[inline(always)]
-pub fn is_recent(ctx: usize) -> bool {
-    ctx == RECENT.load(Ordering::Acquire) as usize
+        .map(|entry| Live { entry, ctx })
 }
 
 /// Records `ctx`, just returned by io_setup(2), as live, in the first free
 /// entry of its window; if there is none, ctx stays unknown to the table (its
-/// calls go to the kernel) unless it is the most recent. Does nothing when the
-/// fork handler could not be installed.
-#[inline]
+/// calls go to the kernel).
 pub fn insert(ctx: usize) {
-    if ctx == 0 || !fork_handler_installed() {
+    let mode = mode();
+    if ctx == 0 || mode == OFF {
         return;
     }
-    for entry in entries_for(ctx) {
-        if entry.ctx.load(Ordering::Relaxed) == 0
-            && entry
-                .ctx
-                .compare_exchange(0, ctx, Ordering::AcqRel, Ordering::Relaxed)
-                .is_ok()
+    for entry in window(ctx) {
+        if entry.ctx.load(Ordering::Relaxed) != 0 || entry.stash().being_filled() {
+            continue;
+        }
+        // SeqCst, then the check below: a thread still filling the stash for
+        // the entry's previous context (its fill began before that context
+        // was destroyed) either sees this claim and drops what it reaped, or
+        // is seen here, and the entry is left alone.
+        if entry
+            .ctx
+            .compare_exchange(0, ctx, Ordering::SeqCst, Ordering::Relaxed)
+            .is_err()
         {
-            break;
+            continue;
+        }
+        if entry.stash().being_filled() {
+            entry.ctx.store(0, Ordering::SeqCst);
+            continue;
+        }
+        entry.stash().clear();
+        if mode == RSEQ {
+            // Release: the claim above is visible to whoever follows RECENT.
+            RECENT.store((entry as *const Entry).cast_mut(), Ordering::Release);
+        }
+        return;
+    }
+}
+
+/// Forgets `ctx`, about to be destroyed, and returns once no thread can be
+/// reading its ring any more (see the module documentation).
+pub fn remove(ctx: usize) {
+    let Some(Live { entry, .. }) = find(ctx) else {
+        return;
+    };
+    // SeqCst: against the counted readers' increment-then-check.
+    if entry
+        .ctx
+        .compare_exchange(ctx, 0, Ordering::SeqCst, Ordering::Relaxed)
+        .is_err()
+    {
+        return; // another thread's io_destroy got there first
+    }
+    entry.stash().clear();
+    if WIPED.mode.load(Ordering::Relaxed) == RSEQ {
+        restart_sequences();
+    }
+    let mut spins = 0u32;
+    // SeqCst: see above.
+    while entry.readers.load(Ordering::SeqCst) != 0 {
+        pause(&mut spins);
+    }
+}
+
+/// Restarts every restartable sequence in progress in the process (or
+/// preempted in one): membarrier(2).
+fn restart_sequences() {
+    // SAFETY: membarrier reads and writes none of our memory.
+    if unsafe { sys::membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ) }.is_err() {
+        // Only a process that was not registered (which rseq mode rules
+        // out) gets an error; register and try once more.
+        // SAFETY: as above.
+        unsafe {
+            let _ = sys::membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ);
+            let _ = sys::membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ);
         }
     }
-    RECENT.store(core::ptr::without_provenance_mut(ctx), Ordering::Release);
 }
 
-/// Forgets `ctx`, about to be destroyed.
-///
-/// Only the first entry holding ctx is cleared: a second one can only exist
-/// if a ring was destroyed behind the library's back and its address reused
-/// by a new one, and [`find`] never sees past the first.
-#[inline]
-pub fn remove(ctx: usize) {
-    if ctx == 0 {
-        return;
-    }
-    let recent = core::ptr::without_provenance_mut(ctx);
-    if RECENT.load(Ordering::Relaxed) == recent {
-        let _ = RECENT.compare_exchange(recent, no_ring(), Ordering::AcqRel, Ordering::Relaxed);
-    }
-    if let Some(entry) = find(ctx) {
-        let _ = entry
-            .ctx
-            .compare_exchange(ctx, 0, Ordering::AcqRel, Ordering::Relaxed);
+/// From linux/membarrier.h.
+const MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ: core::ffi::c_int = 1 << 7;
+const MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ: core::ffi::c_int = 1 << 8;
+
+/// Waits a moment for another thread: spins first, then yields.
+fn pause(spins: &mut u32) {
+    *spins += 1;
+    if *spins > 100 {
+        // SAFETY: sched_yield has no preconditions (and leaves errno alone
+        // when it succeeds, which it always does on Linux).
+        unsafe { libc::sched_yield() };
+    } else {
+        core::hint::spin_loop();
     }
 }
 
-/// Empties the table: run in the child after fork(), where no context of the
-/// parent is valid (and no other thread exists to hold a reaper's lock).
-extern "C" fn forget_all() {
-    RECENT.store(no_ring(), Ordering::Relaxed);
-    for entry in &TABLE {
-        entry.ctx.store(0, Ordering::Relaxed);
-        entry.reapers.store(0, Ordering::Relaxed);
-    }
-}
-
-/// Installs the fork handler once per process; true when it is in place.
+/// The process's mode, decided at the first call.
 #[inline(always)]
-fn fork_handler_installed() -> bool {
-    if FORK_HANDLER.load(Ordering::Acquire) == INSTALLED {
-        return true;
+fn mode() -> u8 {
+    // Acquire: pairs with the Release store in decide_mode.
+    match WIPED.mode.load(Ordering::Acquire) {
+        UNDECIDED => decide_mode(),
+        mode => mode,
     }
-    install_fork_handler()
 }
 
-/// The first io_setup of the process installs the fork handler.
+/// Protects the table from children, then picks rseq or counted mode.
+/// Threads deciding at once all reach the same decision.
 #[cold]
 #[inline(never)]
-fn install_fork_handler() -> bool {
-    loop {
-        match FORK_HANDLER.compare_exchange(
-            NOT_INSTALLED,
-            INSTALLING,
-            Ordering::Acquire,
-            Ordering::Acquire,
-        ) {
-            Ok(_) => {
-                // SAFETY: pthread_atfork only records the handler; forget_all
-                // is async-signal-safe (plain atomic stores), as a handler run
-                // in a child of a multi-threaded process must be.
-                let ok = unsafe { libc::pthread_atfork(None, None, Some(forget_all)) } == 0;
-                let state = if ok { INSTALLED } else { FAILED };
-                FORK_HANDLER.store(state, Ordering::Release);
-                return ok;
-            }
-            Err(INSTALLED) => return true,
-            Err(FAILED) => return false,
-            // Another thread is installing it: wait the few instructions.
-            Err(_) => core::hint::spin_loop(),
-        }
+fn decide_mode() -> u8 {
+    // SAFETY: WIPED is this library's own memory; the advice only changes
+    // what children see.
+    let wiped = unsafe {
+        sys::madvise(
+            (&raw const WIPED).cast(),
+            core::mem::size_of::<Wiped>(),
+            libc::MADV_WIPEONFORK,
+        )
+    };
+    let mode = if wiped.is_err() {
+        OFF
+    } else if rseq_usable() {
+        RSEQ
+    } else {
+        COUNTED
+    };
+    if mode != RSEQ {
+        // A child that was in rseq mode before its memory was wiped.
+        RECENT.store((&raw const NO_ENTRY).cast_mut(), Ordering::Relaxed);
     }
+    WIPED.mode.store(mode, Ordering::Release);
+    mode
 }
 
-impl Entry {
-    /// Takes the right to copy completions out of the ring, if no other
-    /// thread of this library is reaping the context, in user space or in
-    /// the kernel. Released when the guard drops.
-    #[inline]
-    pub fn reap_in_user_space(&self) -> Option<UserReaper<'_>> {
-        self.reapers
-            .compare_exchange(
-                0,
-                REAPING_IN_USER_SPACE,
-                Ordering::Acquire,
-                Ordering::Relaxed,
-            )
-            .ok()
-            .map(|_| UserReaper(self))
+/// Whether the rseq mode can work here: x86_64, glibc's rseq areas, and
+/// membarrier's rseq command (Linux 5.10).
+fn rseq_usable() -> bool {
+    #[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
+    if crate::rseq::GLIBC_REGISTERS.load(Ordering::Relaxed) {
+        // SAFETY: membarrier reads and writes none of our memory.
+        return unsafe { sys::membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ) }.is_ok();
+    }
+    false
+}
+
+/// Whether user-space reaping is on: asked for at load, and possible (rseq
+/// mode).
+#[inline(always)]
+pub fn user_space_reaping() -> bool {
+    crate::process::user_space_reap_requested() && WIPED.mode.load(Ordering::Relaxed) == RSEQ
+}
+
+impl Live {
+    /// The context's address.
+    #[inline(always)]
+    pub fn ctx(&self) -> usize {
+        self.ctx
     }
 
-    /// Declares a thread about to reap the context in the kernel (which
-    /// serialises its own reapers), waiting while a thread copies completions
-    /// out of the ring: the kernel would read the ring's head meanwhile.
-    pub fn reap_in_kernel(&self) -> KernelReaper<'_> {
+    /// The completions reaped ahead for this context.
+    #[inline(always)]
+    pub fn stash(&self) -> Stash<'static> {
+        self.entry.stash()
+    }
+
+    /// Whether the table still holds this context.
+    #[inline(always)]
+    pub fn is_live(&self) -> bool {
+        self.entry.ctx.load(Ordering::Acquire) == self.ctx
+    }
+
+    /// How many completions the ring holds now, read in a way that cannot
+    /// outlive the ring's mapping.
+    #[inline]
+    pub fn peek(&self) -> Peek {
+        #[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
+        if WIPED.mode.load(Ordering::Relaxed) == RSEQ {
+            match crate::rseq::peek(&self.entry.ctx, self.ctx) {
+                crate::rseq::UNPROTECTED => {}
+                crate::rseq::DEAD => return Peek::Dead,
+                crate::rseq::NOT_KERNEL => return Peek::NotKernel,
+                n => return Peek::Holds(n as u32),
+            }
+        }
+        self.peek_counted()
+    }
+
+    /// [`Live::peek`] the counted way.
+    #[inline(never)]
+    fn peek_counted(&self) -> Peek {
+        // SeqCst, increment then check: see the module documentation.
+        self.entry.readers.fetch_add(1, Ordering::SeqCst);
+        let peek = if self.entry.ctx.load(Ordering::SeqCst) == self.ctx {
+            // SAFETY: the entry holds ctx after our increment, so its
+            // io_destroy (which clears the entry first) waits for our
+            // decrement before the ring is unmapped.
+            unsafe { ring::peek(self.ctx) }
+        } else {
+            Peek::Dead
+        };
+        // Release: the reads above happen before a destroyer sees 0.
+        self.entry.readers.fetch_sub(1, Ordering::Release);
+        peek
+    }
+
+    /// User-space reaping: copies between `min` (at least one) and `max`
+    /// completions straight out of the ring into `events`, if the ring holds
+    /// at least `min` and no other reaper is in the way; returns how many,
+    /// or None (then the caller goes to the kernel).
+    ///
+    /// # Safety
+    ///
+    /// `events` has room for `max` events (it need not be aligned).
+    #[inline]
+    pub unsafe fn take_in_user_space(
+        &self,
+        min: usize,
+        max: usize,
+        events: *mut io_event,
+    ) -> Option<usize> {
+        #[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
+        {
+            use crate::rseq;
+            let token = rseq::thread_token();
+            let reapers = &self.entry.reapers;
+            // Acquire: the previous reaper's work on the ring happened before.
+            match reapers.compare_exchange(0, token, Ordering::Acquire, Ordering::Relaxed) {
+                Ok(_) => {}
+                // A frame of this thread holds the lease: this is a signal
+                // handler that interrupted it. Take it over; the signal
+                // already restarted that frame's sequence, and its commit
+                // will see the lease gone (ours is released to 0 below).
+                Err(held) if held == token => {}
+                Err(_) => return None,
+            }
+            // SAFETY: the caller's contract; the lease is ours.
+            let taken =
+                unsafe { rseq::take(&self.entry.ctx, self.ctx, reapers, token, min, max, events) };
+            // Release: our reads of the ring happen before the next lease.
+            let _ = reapers.compare_exchange(token, 0, Ordering::Release, Ordering::Relaxed);
+            (taken > 0).then_some(taken as usize)
+        }
+        #[cfg(not(all(target_arch = "x86_64", target_pointer_width = "64")))]
+        {
+            let _ = (min, max, events);
+            None
+        }
+    }
+
+    /// Declares a thread about to reap the context in the kernel, in
+    /// user-space reaping mode: no user-space reaper may move the ring's head
+    /// while the kernel reads it. Never waits for more than a moment.
+    pub fn kernel_reaper(&self) -> KernelReaper {
+        let reapers = &self.entry.reapers;
+        #[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
+        let token = crate::rseq::thread_token();
+        #[cfg(not(all(target_arch = "x86_64", target_pointer_width = "64")))]
+        let token = 1;
         let mut spins = 0u32;
-        let mut state = self.reapers.load(Ordering::Relaxed);
         loop {
-            if state & REAPING_IN_USER_SPACE != 0 {
-                // The copy takes a few hundred nanoseconds; if its thread was
-                // preempted, let it run.
-                spins += 1;
-                if spins > 100 {
-                    // SAFETY: sched_yield has no preconditions.
-                    unsafe { libc::sched_yield() };
-                } else {
-                    core::hint::spin_loop();
+            // Relaxed: the compare-and-swaps below synchronise.
+            let seen = reapers.load(Ordering::Relaxed);
+            if seen & 1 == 0 {
+                // Acquire: a user-space reaper's move of head happened before.
+                if reapers
+                    .compare_exchange_weak(seen, seen + 2, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    return KernelReaper(reapers);
                 }
-                state = self.reapers.load(Ordering::Relaxed);
                 continue;
             }
-            match self.reapers.compare_exchange_weak(
-                state,
-                state + 1,
-                Ordering::Acquire,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return KernelReaper(self),
-                Err(now) => state = now,
+            // A user-space reaper holds the lease: give another thread's a
+            // moment to finish (a few hundred nanoseconds), then revoke it.
+            if seen != token && spins < REVOKE_AFTER_SPINS {
+                spins += 1;
+                core::hint::spin_loop();
+                continue;
+            }
+            if reapers
+                .compare_exchange(seen, 2, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+            {
+                if seen != token {
+                    // The holder may be inside its sequence on another CPU:
+                    // restart it, so that it cannot commit any more.
+                    restart_sequences();
+                }
+                return KernelReaper(reapers);
             }
         }
     }
 }
 
-/// The right to reap a context in user space; see [`Entry::reap_in_user_space`].
-pub struct UserReaper<'a>(&'a Entry);
+/// How long a kernel reaper lets another thread's user-space reap finish
+/// before revoking its lease.
+const REVOKE_AFTER_SPINS: u32 = 2000;
 
-impl Drop for UserReaper<'_> {
+/// A thread inside io_getevents(2) in user-space reaping mode; see
+/// [`Live::kernel_reaper`].
+pub struct KernelReaper(&'static AtomicUsize);
+
+impl Drop for KernelReaper {
     fn drop(&mut self) {
-        // While the flag is set no kernel reaper can register (they wait),
-        // so the word holds exactly the flag: a plain store releases it.
-        self.0.reapers.store(0, Ordering::Release);
-    }
-}
-
-/// A thread inside io_getevents(2); see [`Entry::reap_in_kernel`].
-pub struct KernelReaper<'a>(&'a Entry);
-
-impl Drop for KernelReaper<'_> {
-    fn drop(&mut self) {
-        self.0.reapers.fetch_sub(1, Ordering::Release);
+        // Release: the kernel's move of head happened before the next lease.
+        self.0.fetch_sub(2, Ordering::Release);
     }
 }
 
@@ -303,7 +541,7 @@ mod tests {
     static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
     fn first_entry(ctx: usize) -> *const Entry {
-        entries_for(ctx).next().unwrap()
+        window(ctx).next().unwrap()
     }
 
     #[test]
@@ -347,27 +585,13 @@ mod tests {
     #[test]
     fn null_and_unknown_addresses_are_not_live() {
         let _serial = SERIAL.lock().unwrap();
-        assert!(find(0).is_none() && !is_readable_ring(0));
-        assert!(!is_readable_ring(usize::MAX));
-        assert!(!is_readable_ring(0x1000));
-        // The dummy is readable, but is not a context.
-        assert!(find(no_ring() as usize).is_none());
+        assert!(find(0).is_none());
+        assert!(find(usize::MAX).is_none());
+        assert!(find(0x1000).is_none());
     }
 
     #[test]
-    fn insert_then_remove() {
-        let _serial = SERIAL.lock().unwrap();
-        let ctx = 0x7ff1_2345_6000;
-        insert(ctx);
-        assert!(is_readable_ring(ctx) && find(ctx).is_some());
-        remove(ctx);
-        assert!(!is_readable_ring(ctx) && find(ctx).is_none());
-        insert(0);
-        assert!(!is_readable_ring(0));
-    }
-
-    #[test]
-    fn a_full_window_leaves_the_newest_context_known_through_recent() {
+    fn a_full_window_leaves_the_context_unknown() {
         let _serial = SERIAL.lock().unwrap();
         let first = 0x7fe0_0000_0000usize;
         let colliding: Vec<usize> = (0..)
@@ -379,25 +603,39 @@ mod tests {
             insert(c);
         }
         let last = *colliding.last().unwrap();
-        assert!(find(last).is_none() && is_readable_ring(last));
+        assert!(find(last).is_none());
         for &c in &colliding {
             remove(c);
         }
-        assert!(!is_readable_ring(last));
     }
 
     #[test]
-    fn user_and_kernel_reapers_exclude_each_other() {
+    fn an_entry_being_filled_is_not_claimed() {
         let _serial = SERIAL.lock().unwrap();
-        let entry = &TABLE[ENTRIES - 1];
-        let user = entry.reap_in_user_space().expect("free");
-        assert!(entry.reap_in_user_space().is_none());
-        drop(user);
-        let kernel = entry.reap_in_kernel();
-        let kernel2 = entry.reap_in_kernel();
-        assert!(entry.reap_in_user_space().is_none());
+        let ctx = 0x7fd0_0000_0000usize;
+        let entry = window(ctx).next().unwrap();
+        let filling = entry.stash().start_filling().unwrap();
+        insert(ctx);
+        let live = find(ctx).expect("claimed another entry of the window");
+        assert!(!core::ptr::eq(live.entry, entry));
+        drop(filling);
+        remove(ctx);
+    }
+
+    #[test]
+    fn kernel_reapers_revoke_a_user_space_lease() {
+        let _serial = SERIAL.lock().unwrap();
+        let ctx = 0x7fc0_0000_0000usize;
+        insert(ctx);
+        let live = find(ctx).unwrap();
+        // Another thread's lease (an odd token that is not ours).
+        live.entry.reapers.store(0x1001, Ordering::Relaxed);
+        let kernel = live.kernel_reaper();
+        assert_eq!(live.entry.reapers.load(Ordering::Relaxed), 2);
+        let kernel2 = live.kernel_reaper();
+        assert_eq!(live.entry.reapers.load(Ordering::Relaxed), 4);
         drop((kernel, kernel2));
-        assert!(entry.reap_in_user_space().is_some());
-        assert_eq!(entry.reapers.load(Ordering::Relaxed), 0);
+        assert_eq!(live.entry.reapers.load(Ordering::Relaxed), 0);
+        remove(ctx);
     }
 }

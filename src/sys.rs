@@ -1,4 +1,6 @@
-//! The six raw kernel AIO system calls, and getcpu(2) as a probe.
+//! The six raw kernel AIO system calls, getcpu(2) as a probe, and the
+//! madvise(2) and membarrier(2) calls that keep the registry of live rings
+//! safe (see `registry`).
 //!
 //! Every other module reaches the kernel through the functions here. Each
 //! passes its arguments to the kernel exactly as libaio 0.3.113 does (same
@@ -335,6 +337,38 @@ pub unsafe fn io_pgetevents(
             events as usize,
             timeout as usize,
             sigmask as usize,
+        )
+    }
+}
+
+/// `membarrier(2)` with `cmd` and no flags; membarrier is how `io_destroy`
+/// waits out the restartable sequences of other threads (`rseq`).
+///
+/// # Safety
+///
+/// None: the call reads and writes no memory of the caller.
+#[inline]
+pub unsafe fn membarrier(cmd: c_int) -> SysResult {
+    // SAFETY: membarrier takes two integers and a CPU number, no pointers.
+    unsafe { syscall3(libc::SYS_membarrier as c_long, cmd as usize, 0, 0) }
+}
+
+/// `madvise(2)` of `len` bytes at `addr`.
+///
+/// # Safety
+///
+/// The advice must not change what the caller's memory holds in this
+/// process (the library only asks for MADV_WIPEONFORK, which acts in
+/// children).
+#[inline]
+pub unsafe fn madvise(addr: *const c_void, len: usize, advice: c_int) -> SysResult {
+    // SAFETY: the caller's contract; the kernel checks the range.
+    unsafe {
+        syscall3(
+            libc::SYS_madvise as c_long,
+            addr as usize,
+            len,
+            advice as usize,
         )
     }
 }

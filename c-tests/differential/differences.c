@@ -47,6 +47,40 @@ static int run_without_callback(void)
 	return 0;
 }
 
+static io_context_t destroyed_in_callback_ctx;
+
+static void destroys_its_context(io_context_t ctx, struct iocb *iocb, long res, long res2)
+{
+	(void)iocb, (void)res, (void)res2;
+	calls++;
+	NEED(io_destroy(ctx) == 0);
+}
+
+/* Two completions waiting; the first one's callback destroys the context.
+ * libaio's io_queue_run then reads the unmapped ring. */
+static int destroyed_in_callback(void)
+{
+	io_context_t ctx = NULL;
+	struct iocb cb[2], *list[2] = { &cb[0], &cb[1] };
+	int fd = shm_file("differences", 2 * 4096);
+	char *buf = aligned(2 * 4096, 'd');
+	int ret;
+
+	NEED(io_queue_init(4, &ctx) == 0);
+	destroyed_in_callback_ctx = ctx;
+	for (int i = 0; i < 2; i++) {
+		io_prep_pread(&cb[i], fd, buf + i * 4096, 4096, i * 4096);
+		io_set_callback(&cb[i], destroys_its_context);
+	}
+	NEED(io_submit(ctx, 2, list) == 2);
+	printf("destroyed-in-callback\n");
+	errno = ERRNO_SENTINEL;
+	ret = io_queue_run(ctx);
+	report("result", ret);
+	printf("callbacks: %d\n", calls);
+	return 0;
+}
+
 /* The child of a fork, on its parent's context. */
 static int stale_ring_after_fork(void)
 {
@@ -89,6 +123,8 @@ int main(int argc, char **argv)
 		return run_without_callback();
 	if (strcmp(c, "fork-stale-ring") == 0)
 		return stale_ring_after_fork();
+	if (strcmp(c, "destroyed-in-callback") == 0)
+		return destroyed_in_callback();
 
 	printf("%s\n", c);
 	errno = ERRNO_SENTINEL;
