@@ -105,8 +105,33 @@ impl Call {
         ret
     }
 
-    /// Makes the call for a live context: in user-space reaping mode, as a
-    /// declared kernel reaper (see `registry`).
+    /// Makes the call: in user-space reaping mode, as a declared kernel
+    /// reaper of the address (see `registry`), whether the registry knows
+    /// the context or not (a handle used as its context is destroyed may
+    /// already name a new one at the same address).
+    ///
+    /// # Safety
+    ///
+    /// As for [`getevents`].
+    #[inline(always)]
+    pub(crate) unsafe fn make_registered(
+        self,
+        ctx: io_context_t,
+        min_nr: c_long,
+        nr: c_long,
+        events: *mut io_event,
+        timeout: *mut libc::timespec,
+    ) -> SysResult {
+        if registry::user_space_reaping() {
+            let _inside = registry::kernel_reaper(ctx as usize);
+            // SAFETY: the caller's contract.
+            return unsafe { self.make(ctx, min_nr, nr, events, timeout) };
+        }
+        // SAFETY: the caller's contract.
+        unsafe { self.make(ctx, min_nr, nr, events, timeout) }
+    }
+
+    /// [`Call::make_registered`] for a live context.
     ///
     /// # Safety
     ///
@@ -120,14 +145,8 @@ impl Call {
         events: *mut io_event,
         timeout: *mut libc::timespec,
     ) -> SysResult {
-        let ctx = live.ctx() as io_context_t;
-        if registry::user_space_reaping() {
-            let _inside = live.kernel_reaper();
-            // SAFETY: the caller's contract.
-            return unsafe { self.make(ctx, min_nr, nr, events, timeout) };
-        }
         // SAFETY: the caller's contract.
-        unsafe { self.make(ctx, min_nr, nr, events, timeout) }
+        unsafe { self.make_registered(live.ctx() as io_context_t, min_nr, nr, events, timeout) }
     }
 }
 
@@ -149,7 +168,7 @@ unsafe fn reap(
 ) -> SysResult {
     let Some(live) = registry::find(ctx as usize) else {
         // SAFETY: the caller's contract.
-        return unsafe { how.make(ctx, min_nr, nr, events, timeout) };
+        return unsafe { how.make_registered(ctx, min_nr, nr, events, timeout) };
     };
     // Completions can be handed out by the library only for arguments the
     // kernel would accept; anything else goes to the kernel as it is.

@@ -23,7 +23,7 @@ use crate::events::{Call, getevents};
 use crate::registry;
 use crate::ring::Peek;
 use crate::stash::CAPACITY;
-use crate::sys::{Errno, SysResult};
+use crate::sys::SysResult;
 
 /// io_queue_wait(): io_getevents(ctx, 0, 0, NULL, timeout). With no room for
 /// events the kernel returns at once, so this waits for nothing; it is kept
@@ -51,88 +51,98 @@ pub unsafe fn wait(ctx: io_context_t, timeout: *mut libc::timespec) -> SysResult
 /// `io_callback_t` (set with `io_set_callback()`), callable with these
 /// arguments.
 pub unsafe fn run(ctx: io_context_t) -> SysResult {
+    let mut batch = [const { MaybeUninit::<io_event>::uninit() }; CAPACITY];
     loop {
-        let mut event = MaybeUninit::<io_event>::uninit();
-        // SAFETY: room for one event.
-        if unsafe { next(ctx, event.as_mut_ptr()) }? == 0 {
+        // SAFETY: room for CAPACITY events.
+        let count = unsafe { next(ctx, &mut batch) }?;
+        if count <= 0 {
             return Ok(0);
         }
-        // SAFETY: next() filled it in.
-        let event = unsafe { event.assume_init() };
-        // No function lives at NULL or in the kernel's half of the address
-        // space: such a `data` is no callback.
-        if !crate::sys::plausible_user_address(event.data as usize) {
-            continue;
-        }
-        // SAFETY: the caller's contract: data is NULL or a callback, and
-        // io_callback_t is an Option of a function pointer, NULL being None.
-        let callback = unsafe { core::mem::transmute::<*mut c_void, io_callback_t>(event.data) };
-        if let Some(callback) = callback {
-            // SAFETY: the caller's contract. res and res2 are converted from
-            // unsigned long to long, as libaio passes them.
-            unsafe { callback(ctx, event.obj, event.res as c_long, event.res2 as c_long) };
+        for event in &batch[..(count as usize).min(CAPACITY)] {
+            // SAFETY: next() filled in the first `count`.
+            let event = unsafe { event.assume_init_read() };
+            // SAFETY: the caller's contract.
+            unsafe { dispatch(ctx, &event) };
         }
     }
 }
 
-/// Takes the next completion of `ctx` into `event`: 1, or 0 when none is
-/// waiting.
+/// Calls the callback of `event`, if it has one.
 ///
 /// # Safety
 ///
-/// `event` has room for one event.
-unsafe fn next(ctx: io_context_t, event: *mut io_event) -> SysResult {
+/// As for [`run`].
+unsafe fn dispatch(ctx: io_context_t, event: &io_event) {
+    // No function lives at NULL or in the kernel's half of the address
+    // space: such a `data` is no callback.
+    if !crate::sys::plausible_user_address(event.data as usize) {
+        return;
+    }
+    // SAFETY: the caller's contract: data is NULL or a callback, and
+    // io_callback_t is an Option of a function pointer, NULL being None.
+    let callback = unsafe { core::mem::transmute::<*mut c_void, io_callback_t>(event.data) };
+    if let Some(callback) = callback {
+        // SAFETY: the caller's contract. res and res2 are converted from
+        // unsigned long to long, as libaio passes them.
+        unsafe { callback(ctx, event.obj, event.res as c_long, event.res2 as c_long) };
+    }
+}
+
+/// Takes the next completion of `ctx` into `batch[0]` and returns 1, or
+/// returns 0 when none is waiting. Exceptionally returns more: when the
+/// context was destroyed, or its address given to a new context, while this
+/// thread was reaping a batch for its stash, the batch is returned whole,
+/// to be dispatched at once (the kernel handed it to this call, as it would
+/// have to libaio's).
+///
+/// # Safety
+///
+/// None beyond the caller's.
+unsafe fn next(ctx: io_context_t, batch: &mut [MaybeUninit<io_event>; CAPACITY]) -> SysResult {
     let mut zero = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
-    if let Some(live) = registry::find(ctx as usize) {
+    let first = batch[0].as_mut_ptr();
+    while let Some(live) = registry::find(ctx as usize) {
         // SAFETY: room for one event.
-        if unsafe { live.stash().take(1, event) } == 1 {
+        if unsafe { live.stash().take(1, first) } == 1 {
             return Ok(1);
         }
         if registry::user_space_reaping() {
             // SAFETY: room for one event.
-            if unsafe { live.take_in_user_space(1, 1, event) } == Some(1) {
+            if unsafe { live.take_in_user_space(1, 1, first) } == Some(1) {
                 return Ok(1);
             }
         }
         // Reap a batch into the stash, unless another thread (or the frame
         // this signal handler interrupted) is doing so: then one at a time.
-        if let Some(filling) = live.stash().start_filling() {
-            if filling.stash_is_empty() && live.is_live() {
-                if live.peek() == Peek::Holds(0) {
-                    return Ok(0); // libaio's answer without a system call
-                }
-                let mut batch = [const { MaybeUninit::<io_event>::uninit() }; CAPACITY];
-                // SAFETY: room for CAPACITY events; `zero` outlives the call.
-                let reaped = unsafe {
-                    Call::Getevents.make_for(
-                        &live,
-                        0,
-                        CAPACITY as c_long,
-                        batch[0].as_mut_ptr(),
-                        &mut zero,
-                    )
-                }?;
-                let reaped = (reaped.max(0) as usize).min(CAPACITY);
-                filling.put(&batch[..reaped]);
-                if !live.is_live() {
-                    // Destroyed meanwhile: its completions go with it.
-                    live.stash().clear();
-                    return Err(Errno::EINVAL);
-                }
-                drop(filling);
-                if reaped == 0 {
-                    return Ok(0);
-                }
-                // SAFETY: room for one event.
-                if unsafe { live.stash().take(1, event) } == 1 {
-                    return Ok(1);
-                }
-            }
+        let Some(filling) = live.stash().start_filling() else {
+            break;
+        };
+        if !filling.stash_is_empty() || !live.is_live() {
+            break;
         }
+        if live.peek() == Peek::Holds(0) {
+            return Ok(0); // libaio's answer without a system call
+        }
+        // SAFETY: room for CAPACITY events; `zero` outlives the call.
+        let reaped =
+            unsafe { Call::Getevents.make_for(&live, 0, CAPACITY as c_long, first, &mut zero) }?;
+        let reaped = (reaped.max(0) as usize).min(CAPACITY);
+        if reaped == 0 {
+            return Ok(0);
+        }
+        if !live.is_live() {
+            // Destroyed meanwhile, or replaced by a context at the same
+            // address: what the kernel gave this call is this call's.
+            return Ok(reaped as core::ffi::c_int);
+        }
+        filling.put(&batch[..reaped]);
+        drop(filling);
+        // Take the first (another thread may take them all first: then look
+        // again).
     }
     // SAFETY: room for one event; `zero` outlives the call.
-    unsafe { getevents(ctx, 0, 1, event, &mut zero) }
+    unsafe { getevents(ctx, 0, 1, first, &mut zero) }
 }

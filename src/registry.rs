@@ -63,11 +63,13 @@
 //!
 //! # User-space reaping
 //!
-//! Each entry has a `reapers` word for the opt-in user-space reaping mode
-//! (rseq mode only): 0, or the odd token of the one thread allowed to copy
-//! completions out of the ring ([`Entry::take_in_user_space`]), or twice the
-//! number of threads inside the io_getevents system call (which reads and
-//! moves the ring's head too). It is a lease, not a lock: nobody ever waits
+//! For the opt-in user-space reaping mode (rseq mode only), each ring
+//! address (by its hash: see `Wiped::leases`) has a lease word: 0, or the
+//! odd token of the one thread allowed to copy completions out of the ring
+//! ([`Live::take_in_user_space`]), or twice the number of threads inside
+//! the io_getevents system call on that address (which reads and moves the
+//! ring's head too; every such call registers, for a context the table
+//! knows or not). It is a lease, not a lock: nobody ever waits
 //! for it. A kernel reaper that finds a user-space reaper in place spins
 //! briefly, then revokes the lease (a signal handler revokes its own
 //! thread's at once) and, for another thread's, calls membarrier so that
@@ -99,8 +101,6 @@ pub struct Entry {
     /// Threads reading the ring the counted way (see the module
     /// documentation).
     readers: AtomicUsize,
-    /// The user-space reaping lease (see the module documentation).
-    reapers: AtomicUsize,
     /// Completions reaped from the kernel and not yet handed out: the
     /// counters (the slots are in `Wiped::slots`, at the same index).
     stash: Counters,
@@ -119,7 +119,6 @@ impl Entry {
         Entry {
             ctx: AtomicUsize::new(0),
             readers: AtomicUsize::new(0),
-            reapers: AtomicUsize::new(0),
             stash: Counters::new(),
         }
     }
@@ -142,6 +141,11 @@ const RSEQ: u8 = 3;
 struct Wiped {
     mode: AtomicU8,
     table: [Entry; ENTRIES],
+    /// The user-space reaping leases, by the hash of the ring's address (not
+    /// by entry: a context created at the address of one just destroyed
+    /// finds the lease of any thread still inside a system call on the old
+    /// handle, which the kernel now applies to the new context).
+    leases: [AtomicUsize; ENTRIES],
     /// The stash slots of `table[i]` are `slots[i]`: apart, so that lookups
     /// only read the compact entries.
     slots: [Slots; ENTRIES],
@@ -151,6 +155,7 @@ struct Wiped {
 static WIPED: Wiped = Wiped {
     mode: AtomicU8::new(UNDECIDED),
     table: [const { Entry::new() }; ENTRIES],
+    leases: [const { AtomicUsize::new(0) }; ENTRIES],
     slots: [const { Slots::new() }; ENTRIES],
 };
 
@@ -190,17 +195,29 @@ pub struct Live {
     ctx: usize,
 }
 
-/// The entries where `ctx` may be: from the one it hashes to (Fibonacci
-/// hashing, so that rings a page or a 64 KiB page apart land apart), the
-/// next [`PROBES`], wrapping around.
+/// The index `ctx` hashes to: Fibonacci hashing, so that rings a page or a
+/// 64 KiB page apart land apart.
 #[inline(always)]
-fn window(ctx: usize) -> impl Iterator<Item = &'static Entry> {
+fn bucket(ctx: usize) -> usize {
     #[cfg(target_pointer_width = "64")]
     const GOLDEN: usize = 0x9e37_79b9_7f4a_7c15;
     #[cfg(target_pointer_width = "32")]
     const GOLDEN: usize = 0x9e37_79b9;
-    let first = ctx.wrapping_mul(GOLDEN) >> (usize::BITS - ENTRIES.trailing_zeros());
+    ctx.wrapping_mul(GOLDEN) >> (usize::BITS - ENTRIES.trailing_zeros())
+}
+
+/// The entries where `ctx` may be: from the one it hashes to, the next
+/// [`PROBES`], wrapping around.
+#[inline(always)]
+fn window(ctx: usize) -> impl Iterator<Item = &'static Entry> {
+    let first = bucket(ctx);
     (first..first + PROBES).map(|i| &WIPED.table[i & (ENTRIES - 1)])
+}
+
+/// The user-space reaping lease of the ring at `ctx`.
+#[inline(always)]
+fn lease(ctx: usize) -> &'static AtomicUsize {
+    &WIPED.leases[bucket(ctx)]
 }
 
 /// The table's entry for `ctx`, if `ctx` is a live context it holds. The
@@ -239,13 +256,16 @@ pub fn insert(ctx: usize) {
         if entry.ctx.load(Ordering::Relaxed) != 0 || entry.stash().being_filled() {
             continue;
         }
-        // SeqCst, then the check below: a thread still filling the stash for
-        // the entry's previous context (its fill began before that context
-        // was destroyed) either sees this claim and drops what it reaped, or
-        // is seen here, and the entry is left alone.
+        // A tentative claim first, with a value no handle can have (rings are
+        // page-aligned): a thread still filling the stash for the entry's
+        // previous context (its fill began before that context was
+        // destroyed) is either seen below, and the entry is left alone, or
+        // sees the claim (SeqCst, both sides) and keeps nothing. No reader
+        // ever sees the address in an entry it does not end up in, so
+        // `remove` always finds what readers may have seen.
         if entry
             .ctx
-            .compare_exchange(0, ctx, Ordering::SeqCst, Ordering::Relaxed)
+            .compare_exchange(0, ctx | CLAIMING, Ordering::SeqCst, Ordering::Relaxed)
             .is_err()
         {
             continue;
@@ -255,13 +275,18 @@ pub fn insert(ctx: usize) {
             continue;
         }
         entry.stash().clear();
+        // Release: the cleared stash is visible to whoever finds the entry.
+        entry.ctx.store(ctx, Ordering::Release);
         if mode == RSEQ {
-            // Release: the claim above is visible to whoever follows RECENT.
+            // Release: the entry is visible to whoever follows RECENT.
             RECENT.store((entry as *const Entry).cast_mut(), Ordering::Release);
         }
         return;
     }
 }
+
+/// Marks an entry being claimed (see `insert`).
+const CLAIMING: usize = 1;
 
 /// Forgets `ctx`, about to be destroyed, and returns once no thread can be
 /// reading its ring any more (see the module documentation).
@@ -269,14 +294,12 @@ pub fn remove(ctx: usize) {
     let Some(Live { entry, .. }) = find(ctx) else {
         return;
     };
-    // SeqCst: against the counted readers' increment-then-check.
-    if entry
+    // SeqCst: against the counted readers' increment-then-check. If another
+    // thread's io_destroy of the same context clears it first, this one
+    // still waits for the readers below before its own system call.
+    let _ = entry
         .ctx
-        .compare_exchange(ctx, 0, Ordering::SeqCst, Ordering::Relaxed)
-        .is_err()
-    {
-        return; // another thread's io_destroy got there first
-    }
+        .compare_exchange(ctx, 0, Ordering::SeqCst, Ordering::Relaxed);
     entry.stash().clear();
     if WIPED.mode.load(Ordering::Relaxed) == RSEQ {
         restart_sequences();
@@ -448,9 +471,9 @@ impl Live {
         {
             use crate::rseq;
             let token = rseq::thread_token();
-            let reapers = &self.entry.reapers;
+            let lease = lease(self.ctx);
             // Acquire: the previous reaper's work on the ring happened before.
-            match reapers.compare_exchange(0, token, Ordering::Acquire, Ordering::Relaxed) {
+            match lease.compare_exchange(0, token, Ordering::Acquire, Ordering::Relaxed) {
                 Ok(_) => {}
                 // A frame of this thread holds the lease: this is a signal
                 // handler that interrupted it. Take it over; the signal
@@ -461,9 +484,9 @@ impl Live {
             }
             // SAFETY: the caller's contract; the lease is ours.
             let taken =
-                unsafe { rseq::take(&self.entry.ctx, self.ctx, reapers, token, min, max, events) };
+                unsafe { rseq::take(&self.entry.ctx, self.ctx, lease, token, min, max, events) };
             // Release: our reads of the ring happen before the next lease.
-            let _ = reapers.compare_exchange(token, 0, Ordering::Release, Ordering::Relaxed);
+            let _ = lease.compare_exchange(token, 0, Ordering::Release, Ordering::Relaxed);
             (taken > 0).then_some(taken as usize)
         }
         #[cfg(not(all(target_arch = "x86_64", target_pointer_width = "64")))]
@@ -472,48 +495,48 @@ impl Live {
             None
         }
     }
+}
 
-    /// Declares a thread about to reap the context in the kernel, in
-    /// user-space reaping mode: no user-space reaper may move the ring's head
-    /// while the kernel reads it. Never waits for more than a moment.
-    pub fn kernel_reaper(&self) -> KernelReaper {
-        let reapers = &self.entry.reapers;
-        #[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
-        let token = crate::rseq::thread_token();
-        #[cfg(not(all(target_arch = "x86_64", target_pointer_width = "64")))]
-        let token = 1;
-        let mut spins = 0u32;
-        loop {
-            // Relaxed: the compare-and-swaps below synchronise.
-            let seen = reapers.load(Ordering::Relaxed);
-            if seen & 1 == 0 {
-                // Acquire: a user-space reaper's move of head happened before.
-                if reapers
-                    .compare_exchange_weak(seen, seen + 2, Ordering::Acquire, Ordering::Relaxed)
-                    .is_ok()
-                {
-                    return KernelReaper(reapers);
-                }
-                continue;
-            }
-            // A user-space reaper holds the lease: give another thread's a
-            // moment to finish (a few hundred nanoseconds), then revoke it.
-            if seen != token && spins < REVOKE_AFTER_SPINS {
-                spins += 1;
-                core::hint::spin_loop();
-                continue;
-            }
-            if reapers
-                .compare_exchange(seen, 2, Ordering::Acquire, Ordering::Relaxed)
+/// Declares a thread about to reap the context at `ctx` in the kernel, in
+/// user-space reaping mode: no user-space reaper may move the ring's head
+/// while the kernel reads it. Never waits for more than a moment.
+pub fn kernel_reaper(ctx: usize) -> KernelReaper {
+    let lease = lease(ctx);
+    #[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
+    let token = crate::rseq::thread_token();
+    #[cfg(not(all(target_arch = "x86_64", target_pointer_width = "64")))]
+    let token = 1;
+    let mut spins = 0u32;
+    loop {
+        // Relaxed: the compare-and-swaps below synchronise.
+        let seen = lease.load(Ordering::Relaxed);
+        if seen & 1 == 0 {
+            // Acquire: a user-space reaper's move of head happened before.
+            if lease
+                .compare_exchange_weak(seen, seen + 2, Ordering::Acquire, Ordering::Relaxed)
                 .is_ok()
             {
-                if seen != token {
-                    // The holder may be inside its sequence on another CPU:
-                    // restart it, so that it cannot commit any more.
-                    restart_sequences();
-                }
-                return KernelReaper(reapers);
+                return KernelReaper(lease);
             }
+            continue;
+        }
+        // A user-space reaper holds the lease: give another thread's a moment
+        // to finish (a few hundred nanoseconds), then revoke it.
+        if seen != token && spins < REVOKE_AFTER_SPINS {
+            spins += 1;
+            core::hint::spin_loop();
+            continue;
+        }
+        if lease
+            .compare_exchange(seen, 2, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+        {
+            if seen != token {
+                // The holder may be inside its sequence on another CPU:
+                // restart it, so that it cannot commit any more.
+                restart_sequences();
+            }
+            return KernelReaper(lease);
         }
     }
 }
@@ -629,13 +652,14 @@ mod tests {
         insert(ctx);
         let live = find(ctx).unwrap();
         // Another thread's lease (an odd token that is not ours).
-        live.entry.reapers.store(0x1001, Ordering::Relaxed);
-        let kernel = live.kernel_reaper();
-        assert_eq!(live.entry.reapers.load(Ordering::Relaxed), 2);
-        let kernel2 = live.kernel_reaper();
-        assert_eq!(live.entry.reapers.load(Ordering::Relaxed), 4);
+        let word = lease(live.ctx);
+        word.store(0x1001, Ordering::Relaxed);
+        let kernel = kernel_reaper(ctx);
+        assert_eq!(word.load(Ordering::Relaxed), 2);
+        let kernel2 = kernel_reaper(ctx);
+        assert_eq!(word.load(Ordering::Relaxed), 4);
         drop((kernel, kernel2));
-        assert_eq!(live.entry.reapers.load(Ordering::Relaxed), 0);
+        assert_eq!(word.load(Ordering::Relaxed), 0);
         remove(ctx);
     }
 }

@@ -58,6 +58,11 @@ const CASES: &[(&str, Option<&str>, Case)] = &[
         a_moved_ring_is_reaped_by_the_kernel,
     ),
     (
+        "the_variable_is_read_once_at_load",
+        None,
+        the_variable_is_read_once_at_load,
+    ),
+    (
         "unset_keeps_libaio_behaviour",
         None,
         other_values_keep_libaio_behaviour,
@@ -211,6 +216,30 @@ fn reaps_from_the_ring_without_a_system_call() {
     });
     assert_eq!((first, second, third), (3, 2, 3), "all from the ring");
     assert_eq!(waiting(ctx.ctx), 0);
+}
+
+/// The variable is read when the library is loaded: set afterwards (as a
+/// program's own setenv, in any thread, would), it changes nothing.
+fn the_variable_is_read_once_at_load() {
+    let lib = ours(); // loaded now, without the variable
+    // SAFETY: no other thread of this process reads or writes the
+    // environment meanwhile.
+    unsafe { std::env::set_var(VAR, "1") };
+    let file = ScratchFile::new(Fs::Shm, "at-load", 4096, 0);
+    let ctx = Ctx::new(lib, 64);
+    let mut bufs: Vec<AlignedBuf> = (0..2).map(|_| AlignedBuf::new(4096, 0)).collect();
+    let mut ios = Vec::new();
+    submit_reads(&ctx, &file, &mut bufs, &mut ios);
+    let raw = ctx.ctx as usize;
+    let got = without_reaping_calls(|| {
+        let mut events = [zeroed_event(); 2];
+        getevents(lib, without_provenance_mut(raw), 1, 2, &mut events)
+    });
+    assert_eq!(
+        got, FILTERED,
+        "completions in the ring, yet the call was made"
+    );
+    assert_eq!(waiting(ctx.ctx), 2);
 }
 
 fn unsafe_zeroed_sigset() -> libc::sigset_t {

@@ -1,0 +1,167 @@
+//! The library under the calling patterns real programs use and the other
+//! tests do not: reaping from a signal handler that interrupted a reaper,
+//! `io_destroy` while other threads are inside the reaping calls, and
+//! children made without fork()'s handlers.
+//!
+//! Each case is a C program of `c-tests/tools/`, built against our header
+//! and library, and where libaio defines the behaviour also against the
+//! system's libaio, and run in libaio's reaping mode and with
+//! `LIBAIO_USERSPACE_REAP=1`:
+//!
+//! - `signal_reap`: per-thread timer signals every 20 us whose handler reaps
+//!   the context the interrupted thread is reaping (io_getevents,
+//!   io_pgetevents, io_queue_run), 100,000 reads, one and four threads:
+//!   every read completed exactly once, no hang;
+//! - `destroy_race`: 10,000 contexts destroyed while reapers of every kind
+//!   (zero, 1 ms and no timeout, io_pgetevents, io_queue_run) use them: no
+//!   crash (libaio 0.3.113 crashes), no completion delivered twice, and
+//!   every completion reaped before its destroy delivered;
+//! - `raw_children`: children made with fork(), _Fork() and a raw clone
+//!   system call get -EINVAL on their parent's context and leave its ring
+//!   alone, as with libaio.
+
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// The reaping modes: libaio's, and user-space reaping.
+const MODES: [Option<&str>; 2] = [None, Some("1")];
+
+/// A program of c-tests/tools/, built (once per test process) against our
+/// header and library, or the system's.
+fn tool(name: &str, which: Which) -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    let dir = DIR.get_or_init(|| scratch_dir("calling-patterns"));
+    let exe = dir.join(format!("{name}-{which:?}"));
+    if exe.exists() {
+        return exe;
+    }
+    let mut cc = Command::new("cc");
+    cc.args(["-O2", "-g", "-Wall", "-Wextra", "-Werror", "-pthread", "-o"])
+        .arg(&exe)
+        .arg(root().join(format!("c-tests/tools/{name}.c")));
+    match which {
+        Which::Ours => {
+            cc.arg("-I")
+                .arg(include_dir())
+                .arg("-L")
+                .arg(libdir())
+                .arg(format!("-Wl,-rpath,{}", libdir().display()));
+        }
+        // The system header is in the default include path.
+        Which::System => {}
+    }
+    cc.arg("-laio");
+    build(&mut cc).unwrap_or_else(|e| panic!("{e}"));
+    exe
+}
+
+/// Runs `exe args` with the reaping mode `mode`, killed after a minute and
+/// a half; returns what it printed, or why it failed.
+fn run(exe: &Path, args: &[&str], mode: Option<&str>) -> Result<String, String> {
+    let mut cmd = Command::new(exe);
+    cmd.args(args)
+        .env_remove("LD_LIBRARY_PATH")
+        .env_remove("LD_PRELOAD")
+        .env_remove("LIBAIO_USERSPACE_REAP");
+    if let Some(value) = mode {
+        cmd.env("LIBAIO_USERSPACE_REAP", value);
+    }
+    let label = format!(
+        "{}-{}-{}",
+        exe.file_name().unwrap().to_string_lossy(),
+        args.join("-"),
+        mode.unwrap_or("0")
+    );
+    let dir = exe.parent().unwrap();
+    let finished = run_to_files(&mut cmd, dir, &label, Duration::from_secs(90))?;
+    if finished.status.success() {
+        Ok(finished.stdout)
+    } else {
+        Err(format!("{label}: {}", finished.report()))
+    }
+}
+
+/// The number after `label` in `text` (e.g. "duplicates 0").
+fn figure(text: &str, label: &str) -> u64 {
+    let start = text
+        .find(label)
+        .unwrap_or_else(|| panic!("no {label:?} in:\n{text}"))
+        + label.len();
+    text[start..]
+        .trim_start()
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no number after {label:?} in:\n{text}"))
+}
+
+#[test]
+fn signal_handlers_reap_the_context_the_interrupted_code_is_reaping() {
+    let mut runs = vec![(Which::System, None)];
+    runs.extend(MODES.map(|mode| (Which::Ours, mode)));
+    let mut failures = Vec::new();
+    for (which, mode) in runs {
+        for threads in ["1", "4"] {
+            let what = format!("{which:?}, LIBAIO_USERSPACE_REAP={mode:?}, {threads} threads");
+            match run(&tool("signal_reap", which), &[threads, "100000"], mode) {
+                Err(e) => failures.push(format!("{what}: {e}")),
+                Ok(out) => {
+                    println!("{what}: {}", out.replace('\n', "; "));
+                    // Exactly once (the program checks each read too).
+                    assert_eq!(figure(&out, "reaped"), 100_000, "{what}");
+                    assert_eq!(figure(&out, "duplicates"), 0, "{what}");
+                    assert_eq!(figure(&out, "not exactly once"), 0, "{what}");
+                    // The handlers really ran, and really reaped.
+                    assert!(figure(&out, "handler runs") > 1000, "{what}: {out}");
+                    assert!(
+                        figure(&out, "completions reaped in handlers") > 1000,
+                        "{what}: {out}"
+                    );
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn io_destroy_races_with_reapers_of_every_kind() {
+    for mode in MODES {
+        let what = format!("LIBAIO_USERSPACE_REAP={mode:?}");
+        let out = run(&tool("destroy_race", Which::Ours), &["10000", "48"], mode)
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        println!("{what}: {}", out.replace('\n', "; "));
+        assert_eq!(figure(&out, "destroy races"), 10_000, "{what}");
+        assert_eq!(figure(&out, "duplicates"), 0, "{what}");
+        assert_eq!(figure(&out, "unexpected"), 0, "{what}");
+        // Half the rounds wait for their completions before the destroy:
+        // all of them delivered.
+        assert_eq!(figure(&out, "delivered whole"), 5_000, "{what}");
+        // The races happened: reapers called on destroyed contexts.
+        assert!(figure(&out, "calls answered -EINVAL") > 10_000, "{what}");
+    }
+}
+
+#[test]
+fn children_made_without_fork_handlers_get_einval_on_their_parents_context() {
+    for how in ["fork", "_Fork", "clone"] {
+        let reference = run(&tool("raw_children", Which::System), &[how], None)
+            .unwrap_or_else(|e| panic!("system libaio, {how}: {e}"));
+        assert!(
+            reference.contains("child: io_getevents, zero timeout = -EINVAL")
+                && reference.contains("parent's completions still waiting 8")
+                && reference.contains("parent: reaped 8"),
+            "system libaio, {how}:\n{reference}"
+        );
+        for mode in MODES {
+            let ours = run(&tool("raw_children", Which::Ours), &[how], mode)
+                .unwrap_or_else(|e| panic!("ours, {how}, {mode:?}: {e}"));
+            assert_eq!(ours, reference, "{how}, LIBAIO_USERSPACE_REAP={mode:?}");
+        }
+    }
+}
