@@ -107,9 +107,12 @@ pub struct Entry {
 }
 
 /// Offsets the assembly in `fast` reads.
+#[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
 pub(crate) const CTX_OFFSET: usize = core::mem::offset_of!(Entry, ctx);
+#[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
 pub(crate) const STASH_HEAD_OFFSET: usize =
     core::mem::offset_of!(Entry, stash) + core::mem::offset_of!(Counters, head);
+#[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
 pub(crate) const STASH_TAIL_OFFSET: usize =
     core::mem::offset_of!(Entry, stash) + core::mem::offset_of!(Counters, tail);
 const _: () = assert!(core::mem::size_of::<Entry>() == 64);

@@ -37,6 +37,9 @@ impl Errno {
     pub const EINVAL: Self = Self(libc::EINVAL);
     /// Bad address.
     pub const EFAULT: Self = Self(libc::EFAULT);
+    /// No such system call.
+    #[cfg_attr(not(target_pointer_width = "32"), allow(dead_code))]
+    pub const ENOSYS: Self = Self(libc::ENOSYS);
 
     /// The value libaio functions return for this error: `-errno`.
     pub const fn negated(self) -> c_int {
@@ -369,6 +372,48 @@ pub unsafe fn madvise(addr: *const c_void, len: usize, advice: c_int) -> SysResu
             addr as usize,
             len,
             advice as usize,
+        )
+    }
+}
+
+/// The number of `io_pgetevents_time64(2)` (Linux 5.1), on 32-bit targets
+/// whose `io_pgetevents` takes a 32-bit timespec (all but x32).
+#[cfg(all(target_pointer_width = "32", not(target_arch = "x86_64")))]
+const IO_PGETEVENTS_TIME64: c_long = if cfg!(target_arch = "mips") {
+    4000 + 416
+} else if cfg!(target_arch = "mips64") {
+    6000 + 416
+} else {
+    416
+};
+
+/// `io_pgetevents_time64(2)`: io_pgetevents with the kernel's 64-bit
+/// `struct __kernel_timespec`, which the kernel reads itself (`EFAULT` for an
+/// unreadable one). `sigmask` as for [`io_pgetevents`], or NULL.
+///
+/// # Safety
+///
+/// The kernel writes up to `nr` events to `events`.
+#[cfg(all(target_pointer_width = "32", not(target_arch = "x86_64")))]
+#[inline]
+pub unsafe fn io_pgetevents_time64(
+    ctx: io_context_t,
+    min_nr: c_long,
+    nr: c_long,
+    events: *mut io_event,
+    timeout: *const c_void,
+    sigmask: *const c_void,
+) -> SysResult {
+    // SAFETY: the caller's contract.
+    unsafe {
+        syscall6(
+            IO_PGETEVENTS_TIME64,
+            ctx as usize,
+            min_nr as usize,
+            nr as usize,
+            events as usize,
+            timeout as usize,
+            sigmask as usize,
         )
     }
 }

@@ -4,14 +4,25 @@
 //! timespec` with a 64-bit `tv_sec`; Debian's libaio.so.1t64 gives it
 //! `io_getevents_time64` and `io_pgetevents_time64` (the header redirects
 //! the usual names to them), which convert the timeout to the 32-bit form
-//! and use the usual system calls (Debian's build never issues the time64
-//! ones). A timeout beyond the 32-bit range is clamped to it (68 years).
+//! and use the usual system calls, as Debian's build does. A timeout beyond
+//! the 32-bit range is clamped to it (68 years).
+//!
+//! Like the native entry points, they look at the context before the
+//! timeout: for a context the library does not know (a bad or stale handle,
+//! a ring moved with mremap), the timeout is the kernel's to read, as the
+//! native entry points leave it to io_getevents(2): it goes to the 64-bit
+//! time system call, io_pgetevents_time64(2), which reads it itself
+//! (`EFAULT` for an unreadable one, where Debian's build crashes), and
+//! answers for the context. Only a kernel without that call (before 5.1)
+//! makes the library read it.
 
 use core::ffi::c_long;
 
-use crate::abi::{io_context_t, io_event};
-use crate::events;
-use crate::sys::SysResult;
+use core::ffi::{c_ulong, c_void};
+
+use crate::abi::{io_context_t, io_event, io_sigset};
+use crate::sys::{self, Errno, SysResult};
+use crate::{events, registry};
 
 /// glibc's `struct timespec` under `_TIME_BITS=64` on a 32-bit target: a
 /// 64-bit `tv_sec`, then a `long` `tv_nsec` padded to 64 bits.
@@ -35,13 +46,49 @@ const _: () = assert!(core::mem::size_of::<Timespec64>() == 16);
 ///
 /// `timeout` is NULL or readable.
 unsafe fn narrow(timeout: *const Timespec64) -> Option<libc::timespec> {
-    // SAFETY: the caller's contract.
-    let wide = unsafe { timeout.as_ref() }?;
+    if timeout.is_null() {
+        return None;
+    }
+    // SAFETY: the caller's contract; the kernel accepts an unaligned
+    // timeout, so read it as one.
+    let wide = unsafe { timeout.read_unaligned() };
     let seconds = wide.tv_sec.clamp(i32::MIN.into(), i32::MAX.into());
     Some(libc::timespec {
         tv_sec: seconds as libc::time_t,
         tv_nsec: wide.tv_nsec,
     })
+}
+
+/// For a context the library does not know and a timeout, the kernel's
+/// answer with the timeout as the caller gave it (see the module
+/// documentation); None otherwise, or when the kernel lacks the call.
+///
+/// # Safety
+///
+/// As for `events::pgetevents`.
+unsafe fn for_the_kernel(
+    ctx: io_context_t,
+    min_nr: c_long,
+    nr: c_long,
+    events: *mut io_event,
+    timeout: *const Timespec64,
+    sigmask: *mut libc::sigset_t,
+) -> Option<SysResult> {
+    if timeout.is_null() || registry::find(ctx as usize).is_some() {
+        return None;
+    }
+    let set = io_sigset {
+        ss: sigmask as c_ulong,
+        ss_len: sys::KERNEL_SIGSET_SIZE as c_ulong,
+    };
+    let set = if sigmask.is_null() {
+        core::ptr::null()
+    } else {
+        (&raw const set).cast::<c_void>()
+    };
+    // SAFETY: the caller's contract; `set` outlives the call.
+    let ret = unsafe { sys::io_pgetevents_time64(ctx, min_nr, nr, events, timeout.cast(), set) };
+    (ret != Err(Errno::ENOSYS)).then_some(ret)
 }
 
 /// io_getevents with a 64-bit-time timeout.
@@ -56,6 +103,11 @@ pub unsafe fn getevents(
     events: *mut io_event,
     timeout: *const Timespec64,
 ) -> SysResult {
+    let none = core::ptr::null_mut();
+    // SAFETY: the caller's contract.
+    if let Some(ret) = unsafe { for_the_kernel(ctx, min_nr, nr, events, timeout, none) } {
+        return ret;
+    }
     // SAFETY: the caller's contract.
     let mut narrow = unsafe { narrow(timeout) };
     let timeout = narrow
@@ -78,6 +130,10 @@ pub unsafe fn pgetevents(
     timeout: *const Timespec64,
     sigmask: *mut libc::sigset_t,
 ) -> SysResult {
+    // SAFETY: the caller's contract.
+    if let Some(ret) = unsafe { for_the_kernel(ctx, min_nr, nr, events, timeout, sigmask) } {
+        return ret;
+    }
     // SAFETY: the caller's contract.
     let mut narrow = unsafe { narrow(timeout) };
     let timeout = narrow

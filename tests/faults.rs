@@ -1076,12 +1076,12 @@ fn io_destroy_wakes_the_threads_waiting_on_the_context() {
 ///
 /// Ours only: libaio reads the ring at every io_getevents call, so a reaper
 /// coming back for more after the destroy reads an unmapped ring and
-/// crashes (README, "What the library trusts"). Our library reads a ring
-/// only for a zero timeout, so the reapers here always wait (with no timeout
-/// or a long one), as the README requires. The case runs alone in a child
-/// process: the kernel may give a destroyed ring's address to the next
-/// io_setup, and a late call through the old handle would then reach
-/// another test's context.
+/// crashes. Ours never reads a ring once io_destroy has begun (README, "What
+/// the library trusts"; `tests/calling_patterns.rs` races 10,000 destroys
+/// with every kind of reaper), so this holds whatever the timing. The case
+/// runs alone in a child process: the kernel may give a destroyed ring's
+/// address to the next io_setup, and a late call through the old handle
+/// would then reach another test's context.
 #[test]
 fn io_destroy_racing_with_submitting_and_reaping_threads() {
     let _pool = pool_shared();
