@@ -11,19 +11,21 @@
 //!
 //! # Safety
 //!
-//! The check reads the registry's `RECENT` entry (always mapped: the
-//! registry's own memory), and the ring only inside a restartable sequence
-//! (`rseq`) that begins by checking that the entry still holds the handle, so
-//! that an `io_destroy` in another thread, which clears the entry and then
-//! restarts every such sequence before the ring is unmapped, can never leave
-//! it reading an unmapped ring. `RECENT` names an entry other than the
-//! registry's empty one only in the registry's rseq mode, where glibc's rseq
-//! offset is known. The timeout is read only when it is not NULL, not in
-//! the kernel's half of the address space, and the context is live with an
-//! empty ring (and nothing reaped ahead), where libaio's check reads it too.
-//! A sequence aborted by the kernel starts again from the top.
+//! The ring is read under the registry's hazard protocol (see `registry`):
+//! the handle is published in the calling thread's slot (its `fast` word,
+//! used only when it is free, so that a signal handler interrupting this
+//! code takes the Rust path instead of overwriting it), then the registry's
+//! `RECENT` entry (always mapped: the registry's own memory) must still hold
+//! it, and only then is the ring read; the hazard is withdrawn before
+//! returning. An `io_destroy` in another thread clears the entry, then waits
+//! for the hazard. `RECENT` names an entry other than the registry's empty
+//! one only in the registry's hazards mode. The timeout is read only when it
+//! is not NULL, not in the kernel's half of the address space, and the
+//! context is live with an empty ring (and nothing reaped ahead), where
+//! libaio's check reads it too.
 
 /// The check, shared by both entry points: `$name` jumps to `$body`.
+/// Clobbers rax, r10 and r11 only (r9 is io_pgetevents' signal mask).
 macro_rules! zero_timeout_entry {
     ($name:literal, $body:path) => {
         core::arch::global_asm!(
@@ -32,60 +34,65 @@ macro_rules! zero_timeout_entry {
             concat!(".type ", $name, ",@function"),
             ".p2align 4",
             concat!($name, ":"),
-            // Not NULL, and the most recently created context? (rdi: ctx)
             "test rdi, rdi",
             "jz {body}",
+            // This thread's slot (r11): the one its thread pointer (r10)
+            // hashes to, if it owns it; otherwise the Rust path finds it.
+            "mov r10, qword ptr fs:[0]",
+            "imul r11, r10, {golden}",
+            "shr r11, {hash_shift}",
+            "shl r11, {slot_log2}",
+            "lea rax, [rip + {wiped}]",
+            "lea r11, [r11 + rax + {hazards}]",
+            "cmp qword ptr [r11], r10",
+            "jne {body}",
+            // Publish the handle (unless this interrupted itself).
+            "cmp qword ptr [r11 + {fast}], 0",
+            "jne {body}",
+            "mov qword ptr [r11 + {fast}], rdi",
+            // The most recently created context, still live? (rdi: ctx)
             "mov rax, qword ptr [rip + {recent}]",
             "cmp rdi, qword ptr [rax + {ctx}]",
-            "jne {body}",
-            crate::rseq::enter_section!(concat!(".L", $name, "_cs"), "{body}"),
-            concat!(".L", $name, "_start:"),
-            // Still live, now inside the sequence?
-            "cmp rdi, qword ptr [rax + {ctx}]",
-            "jne {body}",
+            concat!("jne .L", $name, "_withdraw"),
             // A timeout at all? (r8: timeout; NULL, or an address in the
             // kernel's half, is left to the body and the kernel)
             "test r8, r8",
-            "jle {body}",
+            concat!("jle .L", $name, "_withdraw"),
             // The kernel's ring, and empty? (magic at 16, head at 8, tail at 12)
             "cmp dword ptr [rdi + 16], {magic}",
-            "jne {body}",
+            concat!("jne .L", $name, "_withdraw"),
             "mov r10d, dword ptr [rdi + 8]",
             "cmp r10d, dword ptr [rdi + 12]",
-            "jne {body}",
+            concat!("jne .L", $name, "_withdraw"),
             // Nothing reaped ahead by io_queue_run?
             "mov r10, qword ptr [rax + {stash_head}]",
             "cmp r10, qword ptr [rax + {stash_tail}]",
-            "jne {body}",
+            concat!("jne .L", $name, "_withdraw"),
             // A timeout of exactly zero? Read last: with completions waiting,
             // a bad timeout is the kernel's to refuse.
             "mov r10, qword ptr [r8]",
             "or r10, qword ptr [r8 + 8]",
-            "jne {body}",
-            concat!(".L", $name, "_post:"),
+            concat!("jne .L", $name, "_withdraw"),
+            "mov qword ptr [r11 + {fast}], 0",
             "xor eax, eax",
             "ret",
-            ".long {signature}",
-            concat!(".L", $name, "_abort:"),
-            concat!("jmp ", $name),
+            concat!(".L", $name, "_withdraw:"),
+            "mov qword ptr [r11 + {fast}], 0",
+            "jmp {body}",
             concat!(".size ", $name, ", . - ", $name),
             ".popsection",
-            crate::rseq::descriptor!(
-                concat!(".L", $name, "_cs"),
-                concat!(".L", $name, "_start"),
-                concat!(".L", $name, "_post"),
-                concat!(".L", $name, "_abort")
-            ),
-            recent = sym crate::registry::RECENT,
             body = sym $body,
-            offset = sym crate::rseq::OFFSET,
-            cpu_id = const crate::rseq::CPU_ID,
-            rseq_cs = const crate::rseq::RSEQ_CS,
+            wiped = sym crate::registry::WIPED,
+            recent = sym crate::registry::RECENT,
+            golden = const crate::registry::GOLDEN as i64 as i32,
+            hash_shift = const 64 - crate::registry::THREADS_LOG2,
+            slot_log2 = const crate::registry::SLOT_LOG2,
+            hazards = const crate::registry::HAZARDS_OFFSET,
+            fast = const crate::registry::SLOT_FAST_OFFSET,
             ctx = const crate::registry::CTX_OFFSET,
             stash_head = const crate::registry::STASH_HEAD_OFFSET,
             stash_tail = const crate::registry::STASH_TAIL_OFFSET,
             magic = const crate::ring::AIO_RING_MAGIC,
-            signature = const crate::rseq::SIGNATURE,
         );
     };
 }

@@ -11,28 +11,40 @@
 //! a stale handle, and also when another thread's `io_destroy` unmaps the
 //! ring between its check and its read. Here a ring is read only if the
 //! table below holds its address, and `io_destroy` first removes the address
-//! from the table and then waits until no reader that saw it can still be
-//! reading, before the kernel unmaps the ring. Two ways of waiting, chosen
+//! from the table and then waits until no reader that saw it there can still
+//! be reading, before the kernel unmaps the ring. Two ways of waiting, chosen
 //! once per process:
 //!
-//! - **rseq** (x86_64, with glibc's restartable-sequence areas and
-//!   membarrier(2)): every read of a ring runs inside a restartable
-//!   sequence that first checks, inside the sequence, that the table still
-//!   holds the context (`rseq`, `fast`). `io_destroy` clears the entry, then
-//!   calls `membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ)`, which
-//!   restarts every sequence in progress on any CPU (and a preempted one is
-//!   restarted anyway when it runs again); a restarted reader sees the clear.
-//!   The readers pay no atomic operation at all.
-//! - **counted** (every other architecture, or without rseq): a reader
-//!   increments the entry's `readers`, then checks that the entry still
-//!   holds the context, reads, and decrements; `io_destroy` clears the entry,
-//!   then waits for `readers` to be 0. Both sides use sequentially
-//!   consistent operations, so of a reader's increment-then-check and the
-//!   destroyer's clear-then-wait, at least one sees the other: on weakly
-//!   ordered architectures too.
+//! - **hazards** (the default, with membarrier(2)): a reader first publishes
+//!   the address it is about to read in a slot of its own thread (a plain
+//!   store), then checks the table, reads, and withdraws the address. The
+//!   destroyer clears the table's entry, then calls
+//!   `membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)`, which executes a full
+//!   memory barrier on every CPU running a thread of the process (and the
+//!   scheduler gives the same to those not running), then waits until no
+//!   thread's slot shows the address. So of a reader's publish-then-check and
+//!   the destroyer's clear-then-look, one sees the other: the reader finds
+//!   the entry gone and leaves without reading, or the destroyer finds the
+//!   hazard and waits for the reader to withdraw it. The readers pay two
+//!   plain stores and no atomic read-modify-write; the barrier is the
+//!   destroyer's, and it holds on weakly ordered architectures too.
+//! - **counted** (without membarrier, or for a thread that found no slot):
+//!   a reader increments the entry's `readers`, then checks that the entry
+//!   still holds the context, reads, and decrements; `io_destroy` clears the
+//!   entry, then waits for `readers` to be 0. Both sides use sequentially
+//!   consistent operations.
 //!
-//! Threads that have no rseq area (glibc could not register one) use the
-//! counted way in the rseq mode too, so `io_destroy` always does both.
+//! `io_destroy` always waits for both kinds of readers. A thread's slot keeps
+//! a small stack of published addresses (a signal handler that reads a ring
+//! while the code it interrupted is reading one pushes its own above it), and
+//! its own slot is the one `io_destroy` does not wait for: that would be a
+//! signal handler destroying the context the code it interrupted is reading,
+//! which then reads an unmapped ring when it resumes, as it does with libaio.
+//!
+//! (Restartable sequences, which the library uses for user-space reaping,
+//! cannot serve here: on Linux 6.18 a membarrier(2) asking to restart other
+//! threads' sequences was measured to leave some running, when other
+//! threads of the process send interprocessor interrupts meanwhile.)
 //!
 //! A handle the library does not know goes to the kernel, which answers for
 //! it (`EINVAL` for a bad context, the right events for a good one), so what
@@ -63,23 +75,21 @@
 //!
 //! # User-space reaping
 //!
-//! For the opt-in user-space reaping mode (rseq mode only), each ring
-//! address (by its hash: see `Wiped::leases`) has a lease word: 0, or the
-//! odd token of the one thread allowed to copy completions out of the ring
-//! ([`Live::take_in_user_space`]), or twice the number of threads inside
-//! the io_getevents system call on that address (which reads and moves the
-//! ring's head too; every such call registers, for a context the table
-//! knows or not). It is a lease, not a lock: nobody ever waits
-//! for it. A kernel reaper that finds a user-space reaper in place spins
-//! briefly, then revokes the lease (a signal handler revokes its own
-//! thread's at once) and, for another thread's, calls membarrier so that
-//! the revoked reaper's restartable sequence, whose last instruction (the
-//! store of the new head) is only reached while the lease is still its own,
-//! is restarted and fails. A user-space reaper that finds the word taken
-//! goes to the kernel. So a signal handler, or a thread left by `longjmp`
-//! out of a handler, can never make another reaper wait.
+//! For the opt-in user-space reaping mode, each ring address (by its hash:
+//! see `Wiped::leases`) has a lease word: 0, or the odd token of the one
+//! thread allowed to copy completions out of the ring
+//! ([`Live::take_in_user_space`]), or twice the number of threads inside the
+//! io_getevents system call on that address (which reads and moves the
+//! ring's head too; every such call registers, for a context the table knows
+//! or not). A user-space reaper that finds the word taken goes to the kernel.
+//! A kernel reaper waits while another thread holds the lease (a short copy;
+//! longer only if that thread is preempted, or interrupted by a signal
+//! handler that runs long). A signal handler never waits for the code it
+//! interrupted: it takes the lease over, since the signal already restarted
+//! that code's restartable sequence, whose last instruction, the store of
+//! the new head, is only reached while the lease is still its own (`rseq`).
 
-use core::sync::atomic::{AtomicPtr, AtomicU8, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU8, AtomicUsize, Ordering, compiler_fence};
 
 use crate::abi::io_event;
 use crate::ring::{self, Peek};
@@ -134,16 +144,18 @@ const UNDECIDED: u8 = 0;
 /// every call goes to the kernel.
 const OFF: u8 = 1;
 const COUNTED: u8 = 2;
-const RSEQ: u8 = 3;
+const HAZARDS: u8 = 3;
 
 /// Everything a child must not inherit, zero-initialised, in pages of its
 /// own (`.bss.*`: no file backing) so that `MADV_WIPEONFORK` may apply. The
 /// alignment and size are a multiple of the largest page size of any Linux
 /// architecture (64 KiB).
 #[repr(C, align(65536))]
-struct Wiped {
+pub(crate) struct Wiped {
     mode: AtomicU8,
     table: [Entry; ENTRIES],
+    /// The readers' hazards, a slot per thread (see [`ThreadSlot`]).
+    hazards: [ThreadSlot; THREADS],
     /// The user-space reaping leases, by the hash of the ring's address (not
     /// by entry: a context created at the address of one just destroyed
     /// finds the lease of any thread still inside a system call on the old
@@ -155,9 +167,10 @@ struct Wiped {
 }
 
 #[unsafe(link_section = ".bss.libaio_rs_registry")]
-static WIPED: Wiped = Wiped {
+pub(crate) static WIPED: Wiped = Wiped {
     mode: AtomicU8::new(UNDECIDED),
     table: [const { Entry::new() }; ENTRIES],
+    hazards: [const { ThreadSlot::new() }; THREADS],
     leases: [const { AtomicUsize::new(0) }; ENTRIES],
     slots: [const { Slots::new() }; ENTRIES],
 };
@@ -165,8 +178,161 @@ static WIPED: Wiped = Wiped {
 /// Slots for [`NO_ENTRY`], which never holds a context.
 static NO_SLOTS: Slots = Slots::new();
 
-/// An entry that never holds a context: where [`RECENT`] points until an
-/// rseq-mode `io_setup`.
+/// Number of thread slots: a power of two. A thread claims one the first
+/// time it reads a ring (by its thread pointer, so a thread that reuses a
+/// finished thread's stack finds the slot again); a thread that finds none
+/// free counts itself instead (the counted way).
+const THREADS: usize = 1024;
+
+/// How many slots, from the one its token hashes to, a thread may claim.
+const THREAD_PROBES: usize = 8;
+
+/// How many ring reads one thread may have in progress at once (a signal
+/// handler interrupting a read, a handler interrupting that handler...);
+/// deeper ones count themselves.
+const DEPTH: usize = 4;
+
+/// A thread's published hazards: the rings it is reading.
+#[repr(C, align(64))]
+pub(crate) struct ThreadSlot {
+    /// The thread's token (its thread pointer), or 0: free.
+    owner: AtomicUsize,
+    /// The hazard of the x86_64 zero-timeout entry points (`fast`), which
+    /// use it only when it is 0 (not while they interrupted themselves).
+    fast: AtomicUsize,
+    /// How many of `reading` are in use.
+    depth: AtomicUsize,
+    /// The rings being read, innermost last.
+    reading: [AtomicUsize; DEPTH],
+}
+
+/// Offsets the assembly in `fast` uses.
+#[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
+pub(crate) const HAZARDS_OFFSET: usize = core::mem::offset_of!(Wiped, hazards);
+#[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
+pub(crate) const SLOT_FAST_OFFSET: usize = core::mem::offset_of!(ThreadSlot, fast);
+/// log2 of the number of thread slots, and of a slot's size.
+#[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
+pub(crate) const THREADS_LOG2: u32 = THREADS.trailing_zeros();
+#[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
+pub(crate) const SLOT_LOG2: u32 = core::mem::size_of::<ThreadSlot>().trailing_zeros();
+const _: () = assert!(core::mem::size_of::<ThreadSlot>() == 64);
+
+/// The multiplier of the hashes (Fibonacci hashing), truncated to 32 bits
+/// for the x86_64 assembly, which multiplies by a sign-extended immediate.
+#[cfg(target_pointer_width = "64")]
+pub(crate) const GOLDEN: usize = 0xffff_ffff_9e37_79b9;
+#[cfg(target_pointer_width = "32")]
+pub(crate) const GOLDEN: usize = 0x9e37_79b9;
+
+impl ThreadSlot {
+    const fn new() -> ThreadSlot {
+        ThreadSlot {
+            owner: AtomicUsize::new(0),
+            fast: AtomicUsize::new(0),
+            depth: AtomicUsize::new(0),
+            reading: [const { AtomicUsize::new(0) }; DEPTH],
+        }
+    }
+
+    /// Publishes `ctx` as being read, if there is room; withdrawn when the
+    /// guard drops. See the module documentation for why plain stores and a
+    /// compiler barrier are enough on this side.
+    #[inline]
+    fn publish(&'static self, ctx: usize) -> Option<Hazard> {
+        // Relaxed throughout: only this thread (and its signal handlers,
+        // which nest and restore) writes its slot.
+        let depth = self.depth.load(Ordering::Relaxed);
+        if depth >= DEPTH {
+            return None;
+        }
+        // The depth first: a signal handler arriving between the two stores
+        // publishes above this one.
+        self.depth.store(depth + 1, Ordering::Relaxed);
+        compiler_fence(Ordering::SeqCst);
+        self.reading[depth].store(ctx, Ordering::Relaxed);
+        // Published before the caller checks the table (a compiler barrier:
+        // the destroyer's membarrier orders the CPU).
+        compiler_fence(Ordering::SeqCst);
+        Some(Hazard { slot: self, depth })
+    }
+}
+
+/// A published hazard; see [`ThreadSlot::publish`].
+struct Hazard {
+    slot: &'static ThreadSlot,
+    depth: usize,
+}
+
+impl Drop for Hazard {
+    fn drop(&mut self) {
+        // Release: the reads of the ring happen before a destroyer sees the
+        // address withdrawn.
+        self.slot.reading[self.depth].store(0, Ordering::Release);
+        compiler_fence(Ordering::SeqCst);
+        self.slot.depth.store(self.depth, Ordering::Relaxed);
+    }
+}
+
+/// A word unique to the calling thread while it lives: its thread pointer
+/// (on x86_64 the TLS ABI keeps the TCB's own address at `fs:0`), or glibc's
+/// `pthread_self()`, which is the same thing.
+#[inline(always)]
+pub(crate) fn thread_token() -> usize {
+    #[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
+    {
+        let tcb: usize;
+        // SAFETY: reads the first word of the thread control block, which the
+        // TLS ABI guarantees to exist and to hold its own address.
+        unsafe {
+            core::arch::asm!(
+                "mov {}, qword ptr fs:[0]",
+                out(reg) tcb,
+                options(nostack, readonly, preserves_flags)
+            );
+        }
+        tcb
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_pointer_width = "64")))]
+    {
+        // SAFETY: pthread_self has no preconditions.
+        unsafe { libc::pthread_self() as usize }
+    }
+}
+
+/// The calling thread's slot, claimed the first time; None if its window is
+/// full.
+#[inline]
+fn my_slot() -> Option<&'static ThreadSlot> {
+    let token = thread_token();
+    let first = token.wrapping_mul(GOLDEN) >> (usize::BITS - THREADS.trailing_zeros());
+    let slot = &WIPED.hazards[first];
+    // Relaxed: the owner word only names the slot's thread.
+    if slot.owner.load(Ordering::Relaxed) == token {
+        return Some(slot);
+    }
+    claim_slot(token, first)
+}
+
+/// [`my_slot`] past the first slot of the window, claiming one if needed.
+#[cold]
+#[inline(never)]
+fn claim_slot(token: usize, first: usize) -> Option<&'static ThreadSlot> {
+    let window = (first..first + THREAD_PROBES).map(|i| &WIPED.hazards[i & (THREADS - 1)]);
+    for slot in window.clone() {
+        if slot.owner.load(Ordering::Relaxed) == token {
+            return Some(slot);
+        }
+    }
+    window.into_iter().find(|slot| {
+        slot.owner
+            .compare_exchange(0, token, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    })
+}
+
+/// An entry that never holds a context: where [`RECENT`] points until a
+/// hazards-mode `io_setup`.
 static NO_ENTRY: Entry = Entry::new();
 
 impl Entry {
@@ -185,7 +351,7 @@ impl Entry {
     }
 }
 
-/// The entry of the most recently created context (rseq mode only), or
+/// The entry of the most recently created context (hazards mode only), or
 /// [`NO_ENTRY`]; never a dangling pointer, so the assembly in `fast` may
 /// compare a handle with its `ctx` at any time. Not wiped in a child: the
 /// entry it points at is.
@@ -280,7 +446,7 @@ pub fn insert(ctx: usize) {
         entry.stash().clear();
         // Release: the cleared stash is visible to whoever finds the entry.
         entry.ctx.store(ctx, Ordering::Release);
-        if mode == RSEQ {
+        if mode == HAZARDS {
             // Release: the entry is visible to whoever follows RECENT.
             RECENT.store((entry as *const Entry).cast_mut(), Ordering::Release);
         }
@@ -304,34 +470,49 @@ pub fn remove(ctx: usize) {
         .ctx
         .compare_exchange(ctx, 0, Ordering::SeqCst, Ordering::Relaxed);
     entry.stash().clear();
-    if WIPED.mode.load(Ordering::Relaxed) == RSEQ {
-        restart_sequences();
-    }
     let mut spins = 0u32;
+    if WIPED.mode.load(Ordering::Relaxed) == HAZARDS {
+        barrier_on_every_cpu();
+        let me = thread_token();
+        for slot in &WIPED.hazards {
+            // Relaxed: a slot is only ours to skip when its owner is us.
+            if slot.owner.load(Ordering::Relaxed) == me {
+                continue;
+            }
+            for hazard in core::iter::once(&slot.fast).chain(&slot.reading) {
+                // Acquire: pairs with the reader's withdrawal. One look that
+                // finds anything else is enough: a reader publishing ctx
+                // again from now on finds the entry cleared.
+                while hazard.load(Ordering::Acquire) == ctx {
+                    pause(&mut spins);
+                }
+            }
+        }
+    }
     // SeqCst: see above.
     while entry.readers.load(Ordering::SeqCst) != 0 {
         pause(&mut spins);
     }
 }
 
-/// Restarts every restartable sequence in progress in the process (or
-/// preempted in one): membarrier(2).
-fn restart_sequences() {
+/// A full memory barrier on every CPU running a thread of this process:
+/// membarrier(2).
+fn barrier_on_every_cpu() {
     // SAFETY: membarrier reads and writes none of our memory.
-    if unsafe { sys::membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ) }.is_err() {
-        // Only a process that was not registered (which rseq mode rules
-        // out) gets an error; register and try once more.
+    if unsafe { sys::membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) }.is_err() {
+        // Only a process that was not registered (which hazards mode rules
+        // out) gets an error: register and try once more.
         // SAFETY: as above.
         unsafe {
-            let _ = sys::membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ);
-            let _ = sys::membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ);
+            let _ = sys::membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED);
+            let _ = sys::membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED);
         }
     }
 }
 
 /// From linux/membarrier.h.
-const MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ: core::ffi::c_int = 1 << 7;
-const MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ: core::ffi::c_int = 1 << 8;
+const MEMBARRIER_CMD_PRIVATE_EXPEDITED: core::ffi::c_int = 1 << 3;
+const MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED: core::ffi::c_int = 1 << 4;
 
 /// Waits a moment for another thread: spins first, then yields.
 fn pause(spins: &mut u32) {
@@ -369,37 +550,41 @@ fn decide_mode() -> u8 {
             libc::MADV_WIPEONFORK,
         )
     };
+    // SAFETY: membarrier reads and writes none of our memory.
+    let barrier = unsafe { sys::membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) };
     let mode = if wiped.is_err() {
         OFF
-    } else if rseq_usable() {
-        RSEQ
+    } else if barrier.is_ok() {
+        HAZARDS
     } else {
         COUNTED
     };
-    if mode != RSEQ {
-        // A child that was in rseq mode before its memory was wiped.
+    if mode != HAZARDS {
+        // A child that was in hazards mode before its memory was wiped.
         RECENT.store((&raw const NO_ENTRY).cast_mut(), Ordering::Relaxed);
     }
     WIPED.mode.store(mode, Ordering::Release);
     mode
 }
 
-/// Whether the rseq mode can work here: x86_64, glibc's rseq areas, and
-/// membarrier's rseq command (Linux 5.10).
-fn rseq_usable() -> bool {
-    #[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
-    if crate::rseq::GLIBC_REGISTERS.load(Ordering::Relaxed) {
-        // SAFETY: membarrier reads and writes none of our memory.
-        return unsafe { sys::membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ) }.is_ok();
-    }
-    false
-}
-
-/// Whether user-space reaping is on: asked for at load, and possible (rseq
-/// mode).
+/// Whether user-space reaping is on: asked for at load, and possible: the
+/// hazards mode, and the restartable sequence that commits a reap (x86_64
+/// with glibc's rseq areas), which a signal handler taking over its
+/// interrupted code's lease relies on.
 #[inline(always)]
 pub fn user_space_reaping() -> bool {
-    crate::process::user_space_reap_requested() && WIPED.mode.load(Ordering::Relaxed) == RSEQ
+    crate::process::user_space_reap_requested()
+        && WIPED.mode.load(Ordering::Relaxed) == HAZARDS
+        && rseq_available()
+}
+
+/// Whether glibc registers rseq areas (x86_64 only: see `rseq`).
+#[inline(always)]
+fn rseq_available() -> bool {
+    #[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
+    return crate::rseq::GLIBC_REGISTERS.load(Ordering::Relaxed);
+    #[cfg(not(all(target_arch = "x86_64", target_pointer_width = "64")))]
+    return false;
 }
 
 impl Live {
@@ -425,13 +610,16 @@ impl Live {
     /// outlive the ring's mapping.
     #[inline]
     pub fn peek(&self) -> Peek {
-        #[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
-        if WIPED.mode.load(Ordering::Relaxed) == RSEQ {
-            match crate::rseq::peek(&self.entry.ctx, self.ctx) {
-                crate::rseq::UNPROTECTED => {}
-                crate::rseq::DEAD => return Peek::Dead,
-                crate::rseq::NOT_KERNEL => return Peek::NotKernel,
-                n => return Peek::Holds(n as u32),
+        if WIPED.mode.load(Ordering::Relaxed) == HAZARDS {
+            if let Some(_hazard) = my_slot().and_then(|slot| slot.publish(self.ctx)) {
+                // Relaxed: ordered by the destroyer's membarrier (see the
+                // module documentation).
+                if self.entry.ctx.load(Ordering::Relaxed) != self.ctx {
+                    return Peek::Dead;
+                }
+                // SAFETY: published before the check above, which found the
+                // context live: its io_destroy waits for us.
+                return unsafe { ring::peek(self.ctx) };
             }
         }
         self.peek_counted()
@@ -473,7 +661,7 @@ impl Live {
         #[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
         {
             use crate::rseq;
-            let token = rseq::thread_token();
+            let token = thread_token() | 1;
             let lease = lease(self.ctx);
             // Acquire: the previous reaper's work on the ring happened before.
             match lease.compare_exchange(0, token, Ordering::Acquire, Ordering::Relaxed) {
@@ -485,9 +673,15 @@ impl Live {
                 Err(held) if held == token => {}
                 Err(_) => return None,
             }
-            // SAFETY: the caller's contract; the lease is ours.
-            let taken =
-                unsafe { rseq::take(&self.entry.ctx, self.ctx, lease, token, min, max, events) };
+            let taken = match my_slot().and_then(|slot| slot.publish(self.ctx)) {
+                // SAFETY: the caller's contract; the lease is ours, and the
+                // ring is published as being read (the sequence checks the
+                // table again, after the publication).
+                Some(_hazard) => unsafe {
+                    rseq::take(&self.entry.ctx, self.ctx, lease, token, min, max, events)
+                },
+                None => rseq::UNPROTECTED,
+            };
             // Release: our reads of the ring happen before the next lease.
             let _ = lease.compare_exchange(token, 0, Ordering::Release, Ordering::Relaxed);
             (taken > 0).then_some(taken as usize)
@@ -502,51 +696,34 @@ impl Live {
 
 /// Declares a thread about to reap the context at `ctx` in the kernel, in
 /// user-space reaping mode: no user-space reaper may move the ring's head
-/// while the kernel reads it. Never waits for more than a moment.
+/// while the kernel reads it. Waits while another thread copies completions
+/// out of the ring (a few hundred nanoseconds, unless that thread is
+/// preempted); takes over at once from the code this signal handler
+/// interrupted, whose commit the signal made fail.
 pub fn kernel_reaper(ctx: usize) -> KernelReaper {
     let lease = lease(ctx);
-    #[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
-    let token = crate::rseq::thread_token();
-    #[cfg(not(all(target_arch = "x86_64", target_pointer_width = "64")))]
-    let token = 1;
+    let token = thread_token() | 1;
     let mut spins = 0u32;
     loop {
         // Relaxed: the compare-and-swaps below synchronise.
         let seen = lease.load(Ordering::Relaxed);
-        if seen & 1 == 0 {
-            // Acquire: a user-space reaper's move of head happened before.
-            if lease
-                .compare_exchange_weak(seen, seen + 2, Ordering::Acquire, Ordering::Relaxed)
-                .is_ok()
-            {
-                return KernelReaper(lease);
-            }
+        let next = if seen & 1 == 0 {
+            seen + 2
+        } else if seen == token {
+            2
+        } else {
+            pause(&mut spins);
             continue;
-        }
-        // A user-space reaper holds the lease: give another thread's a moment
-        // to finish (a few hundred nanoseconds), then revoke it.
-        if seen != token && spins < REVOKE_AFTER_SPINS {
-            spins += 1;
-            core::hint::spin_loop();
-            continue;
-        }
+        };
+        // Acquire: a user-space reaper's move of head happened before.
         if lease
-            .compare_exchange(seen, 2, Ordering::Acquire, Ordering::Relaxed)
+            .compare_exchange_weak(seen, next, Ordering::Acquire, Ordering::Relaxed)
             .is_ok()
         {
-            if seen != token {
-                // The holder may be inside its sequence on another CPU:
-                // restart it, so that it cannot commit any more.
-                restart_sequences();
-            }
             return KernelReaper(lease);
         }
     }
 }
-
-/// How long a kernel reaper lets another thread's user-space reap finish
-/// before revoking its lease.
-const REVOKE_AFTER_SPINS: u32 = 2000;
 
 /// A thread inside io_getevents(2) in user-space reaping mode; see
 /// [`Live::kernel_reaper`].
@@ -649,20 +826,54 @@ mod tests {
     }
 
     #[test]
-    fn kernel_reapers_revoke_a_user_space_lease() {
+    fn kernel_reapers_register_and_take_over_their_own_threads_lease() {
         let _serial = SERIAL.lock().unwrap();
         let ctx = 0x7fc0_0000_0000usize;
-        insert(ctx);
-        let live = find(ctx).unwrap();
-        // Another thread's lease (an odd token that is not ours).
-        let word = lease(live.ctx);
-        word.store(0x1001, Ordering::Relaxed);
+        let word = lease(ctx);
         let kernel = kernel_reaper(ctx);
         assert_eq!(word.load(Ordering::Relaxed), 2);
         let kernel2 = kernel_reaper(ctx);
         assert_eq!(word.load(Ordering::Relaxed), 4);
         drop((kernel, kernel2));
         assert_eq!(word.load(Ordering::Relaxed), 0);
-        remove(ctx);
+        // This thread's own lease (as if a signal handler interrupted it).
+        word.store(thread_token() | 1, Ordering::Relaxed);
+        drop(kernel_reaper(ctx));
+        assert_eq!(word.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn a_kernel_reaper_waits_for_another_threads_lease() {
+        let _serial = SERIAL.lock().unwrap();
+        let ctx = 0x7fb0_0000_0000usize;
+        let word = lease(ctx);
+        word.store(0x1001, Ordering::Relaxed);
+        std::thread::scope(|s| {
+            let waiter = s.spawn(|| drop(kernel_reaper(ctx)));
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            assert!(!waiter.is_finished(), "did not wait for the lease");
+            word.store(0, Ordering::Release);
+        });
+        assert_eq!(word.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn hazards_nest_and_are_withdrawn() {
+        let slot = my_slot().expect("a slot");
+        let outer = slot.publish(0x1000).unwrap();
+        let inner = slot.publish(0x2000).unwrap();
+        assert_eq!(slot.depth.load(Ordering::Relaxed), 2);
+        assert_eq!(slot.reading[0].load(Ordering::Relaxed), 0x1000);
+        assert_eq!(slot.reading[1].load(Ordering::Relaxed), 0x2000);
+        drop(inner);
+        assert_eq!(slot.reading[1].load(Ordering::Relaxed), 0);
+        drop(outer);
+        assert_eq!(slot.depth.load(Ordering::Relaxed), 0);
+        assert!(core::ptr::eq(my_slot().unwrap(), slot));
+        let deep: Vec<_> = (0..DEPTH)
+            .map(|i| slot.publish(0x1000 + i).unwrap())
+            .collect();
+        assert!(slot.publish(0x9000).is_none(), "deeper than DEPTH");
+        drop(deep);
     }
 }

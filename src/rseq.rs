@@ -1,33 +1,26 @@
-//! Restartable sequences (rseq(2)) on x86_64: reading a ring in a way that
-//! cannot outlive its mapping, and committing a user-space reap in a way
-//! that a revoked reaper cannot.
+//! Restartable sequences (rseq(2)) on x86_64: committing a user-space reap
+//! in a way that code a signal handler interrupted, and whose lease the
+//! handler took over, cannot.
 //!
 //! glibc (2.35 and later) registers an rseq area for every thread it starts,
 //! at `__rseq_offset` from the thread pointer. A thread that stores the
 //! address of a critical-section descriptor in that area's `rseq_cs` field
 //! and then runs the instructions the descriptor names is moved by the
 //! kernel to the section's abort address if it is preempted, migrated or
-//! interrupted by a signal before the last instruction of the section
-//! (its commit) has run, and so is any such thread when another thread of
-//! the process calls `membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ)`.
+//! interrupted by a signal before the last instruction of the section (its
+//! commit) has run. The user-space reap copies completions out of the ring
+//! and stores the ring's new head as that last instruction, after checking,
+//! inside the section, that the registry still holds the context and that
+//! the reaping lease is still the thread's own (`registry`). A signal
+//! handler that takes the lease over therefore never races with the commit
+//! of the code it interrupted: that code is restarted before the handler
+//! runs, and finds the lease gone.
 //!
-//! Every read of a ring in this mode happens inside such a section, after a
-//! check, inside the section too, that the registry still holds the
-//! context; `io_destroy` first clears the context from the registry, then
-//! calls membarrier, and only then lets the kernel unmap the ring. A reader
-//! either checked the registry after the clear (and leaves without reading),
-//! or was inside its section during the membarrier and was restarted (and
-//! then sees the clear), or finished its section before the membarrier
-//! returned. membarrier also orders memory on every CPU running a thread of
-//! the process, so the argument does not depend on x86's strong ordering.
+//! The section is hand-written assembly, short, with no call and no stack
+//! use. An abort returns [`ABORTED`] for the caller to start again.
 //!
-//! The sections are hand-written assembly, short, with no call and no stack
-//! use. An abort returns [`ABORTED`] (the peek and take sections) for the
-//! caller to start again; the entry points in `fast` restart themselves.
-//!
-//! A thread without an rseq area of its own (glibc's registration failed,
-//! `cpu_id` < 0) gets [`UNPROTECTED`] and the library falls back to
-//! counting readers (see `registry`).
+//! (Only signal delivery and preemption are relied on here, never
+//! membarrier's restart of other threads' sequences: see `registry`.)
 
 use core::ffi::c_long;
 use core::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize};
@@ -51,14 +44,14 @@ pub(crate) static OFFSET: AtomicIsize = AtomicIsize::new(0);
 /// [`OFFSET`], at load).
 pub(crate) static GLIBC_REGISTERS: AtomicBool = AtomicBool::new(false);
 
-/// Results of the sections below, besides a count of events.
+/// Results of the section below, besides a count of events.
 /// The registry no longer holds the context: it is being destroyed.
 pub(crate) const DEAD: c_long = -1;
 /// The ring is not in the kernel's format (or its indexes are out of range).
 pub(crate) const NOT_KERNEL: c_long = -2;
 /// The ring holds fewer completions than asked for.
 pub(crate) const TOO_FEW: c_long = -3;
-/// The user-space reaper's right was revoked (see `registry::Entry`).
+/// The user-space reaping lease was taken over (see `registry`).
 pub(crate) const REVOKED: c_long = -4;
 /// The section was aborted by the kernel: run it again.
 pub(crate) const ABORTED: c_long = -5;
@@ -108,21 +101,7 @@ core::arch::global_asm!(
     ".popsection",
 );
 
-/// A word unique to the calling thread while it lives: its thread pointer
-/// (the x86_64 TLS ABI keeps the TCB's own address at `fs:0`), made odd.
-#[inline(always)]
-pub fn thread_token() -> usize {
-    let tcb: usize;
-    // SAFETY: reads the first word of the thread control block, which the
-    // TLS ABI guarantees to exist and to hold its own address.
-    unsafe {
-        core::arch::asm!("mov {}, qword ptr fs:[0]", out(reg) tcb, options(nostack, readonly, preserves_flags));
-    }
-    tcb | 1
-}
-
 unsafe extern "C" {
-    fn __libaio_rseq_peek(slot: *const AtomicUsize, ctx: usize) -> c_long;
     fn __libaio_rseq_take(
         slot: *const AtomicUsize,
         ctx: usize,
@@ -132,23 +111,6 @@ unsafe extern "C" {
         max: usize,
         events: *mut io_event,
     ) -> c_long;
-}
-
-/// How many completions the ring of `ctx` holds, read inside a restartable
-/// sequence that first checks that `slot` (the registry's word for the
-/// context) still holds `ctx`; or [`DEAD`], [`NOT_KERNEL`],
-/// [`UNPROTECTED`].
-#[inline]
-pub fn peek(slot: &AtomicUsize, ctx: usize) -> c_long {
-    loop {
-        // SAFETY: the section reads `slot` (a live reference) and, only
-        // while `slot` holds ctx inside the section, the ring header at ctx
-        // (see the module documentation).
-        let ret = unsafe { __libaio_rseq_peek(slot, ctx) };
-        if ret != ABORTED {
-            return ret;
-        }
-    }
 }
 
 /// Copies between `min` (at least 1) and `max` completions out of the ring
@@ -184,7 +146,7 @@ pub unsafe fn take(
 
 /// Checks that the thread has an rseq area, then sets its `rseq_cs` to the
 /// descriptor `$cs` (clobbers r10, r11). `$unprotected` is where to go if it
-/// has none.
+/// has none (glibc could not register one for this thread).
 macro_rules! enter_section {
     ($cs:expr, $unprotected:expr) => {
         concat!(
@@ -200,7 +162,6 @@ macro_rules! enter_section {
         )
     };
 }
-pub(crate) use enter_section;
 
 /// The descriptor of a section (start, length, abort address), in a
 /// read-only-after-relocation data section, aligned as the kernel requires.
@@ -227,62 +188,6 @@ macro_rules! descriptor {
         )
     };
 }
-pub(crate) use descriptor;
-
-// peek(slot: rdi, ctx: rsi) -> rax
-core::arch::global_asm!(
-    ".pushsection .text.__libaio_rseq_peek,\"ax\",@progbits",
-    ".globl __libaio_rseq_peek",
-    ".hidden __libaio_rseq_peek",
-    ".type __libaio_rseq_peek,@function",
-    ".p2align 4",
-    "__libaio_rseq_peek:",
-    enter_section!(".Lpeek_cs", ".Lpeek_unprotected"),
-    ".Lpeek_start:",
-    "cmp qword ptr [rdi], rsi",
-    "jne .Lpeek_dead",
-    "cmp dword ptr [rsi + 16], {magic}",
-    "jne .Lpeek_not_kernel",
-    "mov r10d, dword ptr [rsi + 4]", // nr
-    "mov eax, dword ptr [rsi + 8]",  // head
-    "mov r11d, dword ptr [rsi + 12]", // tail
-    ".Lpeek_post:",
-    "cmp eax, r10d",
-    "jae .Lpeek_not_kernel",
-    "cmp r11d, r10d",
-    "jae .Lpeek_not_kernel",
-    "sub r11d, eax", // tail - head, plus nr if that wrapped
-    "jae 2f",
-    "add r11d, r10d",
-    "2:",
-    "mov eax, r11d",
-    "ret",
-    ".Lpeek_dead:",
-    "mov rax, {dead}",
-    "ret",
-    ".Lpeek_not_kernel:",
-    "mov rax, {not_kernel}",
-    "ret",
-    ".Lpeek_unprotected:",
-    "mov rax, {unprotected}",
-    "ret",
-    ".long {signature}",
-    ".Lpeek_abort:",
-    "mov rax, {aborted}",
-    "ret",
-    ".size __libaio_rseq_peek, . - __libaio_rseq_peek",
-    ".popsection",
-    descriptor!(".Lpeek_cs", ".Lpeek_start", ".Lpeek_post", ".Lpeek_abort"),
-    offset = sym OFFSET,
-    cpu_id = const CPU_ID,
-    rseq_cs = const RSEQ_CS,
-    magic = const AIO_RING_MAGIC,
-    dead = const DEAD,
-    not_kernel = const NOT_KERNEL,
-    unprotected = const UNPROTECTED,
-    aborted = const ABORTED,
-    signature = const SIGNATURE,
-);
 
 // take(slot: rdi, ctx: rsi, lock: rdx, token: rcx, min: r8, max: r9,
 //      events: [rsp + 8]) -> rax

@@ -37,9 +37,10 @@ impl Errno {
     pub const EINVAL: Self = Self(libc::EINVAL);
     /// Bad address.
     pub const EFAULT: Self = Self(libc::EFAULT);
-    /// No such system call.
+    /// No such system call (crate-private, so that cbindgen leaves it out
+    /// of the header).
     #[cfg_attr(not(target_pointer_width = "32"), allow(dead_code))]
-    pub const ENOSYS: Self = Self(libc::ENOSYS);
+    pub(crate) const ENOSYS: Self = Self(libc::ENOSYS);
 
     /// The value libaio functions return for this error: `-errno`.
     pub const fn negated(self) -> c_int {

@@ -161,7 +161,10 @@ static void *destroyer(void *arg)
 		io_context_t ctx = 0;
 		int ret, wait_for_all = r % 2 == 0;
 
-		if ((ret = io_queue_init(16, &ctx)))
+		/* EAGAIN: other processes hold fs.aio-max-nr for a moment. */
+		for (int tries = 0; (ret = io_queue_init(16, &ctx)) == -EAGAIN && tries < 10000; tries++)
+			usleep(1000);
+		if (ret)
 			die("io_queue_init", -ret);
 		for (int i = 0; i < PER_ROUND; i++) {
 			struct iocb *io = &iocbs[r * PER_ROUND + i];
