@@ -138,10 +138,11 @@ $(BUILD)/include/libaio.h: include/libaio.h
 	@mkdir -p $(@D)
 	cp $< $@
 
-# Regenerates the checked-in header (needs the cbindgen crate).
+# Regenerates the checked-in header with cbindgen: tools/header, a crate of
+# its own, so that the library never depends on cbindgen.
 header:
-	$(CARGO) build --lib --features header $(CARGO_FLAGS)
-	cp "$$(ls -t $(CARGO_TARGET_DIR)/debug/build/libaio-rs-*/out/libaio.h | head -n 1)" include/libaio.h
+	$(CARGO) run --manifest-path tools/header/Cargo.toml $(CARGO_FLAGS)
+
 
 lint:
 	$(CARGO) fmt --all -- --check
