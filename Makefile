@@ -60,7 +60,15 @@ SYMAWK := awk -v bits=$(BITS) -f scripts/symbols.awk
 # (-z defs), the version script must match the code (--no-undefined-version),
 # and DWARF of the prebuilt core library is dropped (-S).
 SO_LDFLAGS := -shared -Wl,--gc-sections -Wl,-z,defs -Wl,--no-undefined-version \
-	-Wl,-z,relro -Wl,-z,now -Wl,-z,noexecstack -Wl,-S
+	-Wl,-z,relro -Wl,-z,now -Wl,-z,noexecstack -Wl,-S -nodefaultlibs
+# The libraries the shared objects are linked with: libc alone, after the
+# object. -nodefaultlibs keeps out libgcc and libgcc_s, whose unwinder a
+# panic=abort library never calls, but which code the library does not use
+# can still name (compiler-rt's objects in Debian's compiler_builtins; ARM's
+# unwind tables, whose personality routines src/rt.rs defines): with the
+# compiler's default libraries, that alone made the libraries need
+# libgcc_s.so.1.
+SO_LIBS := -lc
 
 MAN_PAGES := $(wildcard man/*.3)
 
@@ -113,14 +121,14 @@ $(OBJ)/aio-static.o: $(OBJ)/aio.o $(GEN)/defaults.syms
 $(LIB)/$(LIBFILE): $(OBJ)/aio-shared-classic.o $(GEN)/libaio-classic.map
 	@mkdir -p $(@D)
 	$(CC) $(SO_LDFLAGS) -Wl,-soname,$(SONAME) -Wl,--version-script=$(GEN)/libaio-classic.map \
-		$(LDFLAGS) -o $@ $<
+		$(LDFLAGS) -o $@ $< $(SO_LIBS)
 
 # On 64-bit targets the t64 script names LIBAIO_0.6 functions that do not
 # exist there (see src/symbols.txt), so undefined names are allowed.
 $(LIB)/$(LIBFILE_T64): $(OBJ)/aio-shared-t64.o $(GEN)/libaio-t64.map
 	@mkdir -p $(@D)
 	$(CC) $(SO_LDFLAGS) $(if $(filter 64,$(BITS)),-Wl$(comma)--undefined-version) \
-		-Wl,-soname,$(SONAME_T64) -Wl,--version-script=$(GEN)/libaio-t64.map $(LDFLAGS) -o $@ $<
+		-Wl,-soname,$(SONAME_T64) -Wl,--version-script=$(GEN)/libaio-t64.map $(LDFLAGS) -o $@ $< $(SO_LIBS)
 
 $(LIB)/$(SONAME) $(LIB)/libaio.so: | $(LIB)/$(LIBFILE)
 	ln -sf $(LIBFILE) $@
@@ -142,7 +150,6 @@ $(BUILD)/include/libaio.h: include/libaio.h
 # its own, so that the library never depends on cbindgen.
 header:
 	$(CARGO) run --manifest-path tools/header/Cargo.toml $(CARGO_FLAGS)
-
 
 lint:
 	$(CARGO) fmt --all -- --check
