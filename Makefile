@@ -38,6 +38,11 @@ LIBFILE := libaio.so.1.0.2
 # libaio1t64): its own SONAME, and one more, empty, version node on 64-bit.
 SONAME_T64 := libaio.so.1t64
 LIBFILE_T64 := libaio.so.1t64.0.2
+# The library the development link libaio.so points to, and so the SONAME
+# programs linked with -laio need: upstream's, or $(SONAME_T64) as in
+# Debian 13's libaio-dev (debian/rules chooses per release).
+DEV_SONAME ?= $(SONAME)
+DEV_LIBFILE := $(if $(filter $(SONAME_T64),$(DEV_SONAME)),$(LIBFILE_T64),$(LIBFILE))
 comma := ,
 # The interface version, for pkg-config.
 VERSION := 0.3.113
@@ -176,7 +181,7 @@ install: all
 	ln -sf $(LIBFILE) $(DESTDIR)$(libdir)/$(SONAME)
 	install -m 644 $(LIB)/$(LIBFILE_T64) $(DESTDIR)$(libdir)/$(LIBFILE_T64)
 	ln -sf $(LIBFILE_T64) $(DESTDIR)$(libdir)/$(SONAME_T64)
-	ln -sf $(LIBFILE) $(DESTDIR)$(libdir)/libaio.so
+	ln -sf $(DEV_LIBFILE) $(DESTDIR)$(libdir)/libaio.so
 	install -m 644 $(LIB)/libaio.a $(DESTDIR)$(libdir)/libaio.a
 	# pkg-config, with the installation directories of this command line.
 	sed -e 's|@prefix@|$(prefix)|' -e 's|@libdir@|$(libdir)|' \
