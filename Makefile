@@ -3,6 +3,8 @@
 #   make              build/lib/libaio.so.1.0.2 and libaio.so.1t64.0.2 (+ symlinks),
 #                     build/lib/libaio.a, build/include/libaio.h
 #   make check        every test (installs the Debian packages the tests need)
+#   make msrv         the library and its unit tests with the oldest Rust supported
+#   make fuzz         a bounded fuzzing run (installs nightly Rust and cargo-fuzz)
 #   make install      DESTDIR, prefix, libdir, includedir, mandir are honoured
 #   make bench        the benchmark against the system libaio
 #   make header       regenerate include/libaio.h from the Rust sources
@@ -77,7 +79,17 @@ SO_LIBS := -lc
 
 MAN_PAGES := $(wildcard man/*.3)
 
-.PHONY: all lib header check lint install uninstall clean bench FORCE
+# The Rust release whose clippy and rustfmt `make lint` uses, so that a new
+# release's lints cannot fail CI overnight; move it on purpose. Used when
+# rustup has it (.ci/run installs it), else the default toolchain is.
+LINT_TOOLCHAIN := 1.95.0
+LINT_CARGO := $(CARGO)$(shell rustup toolchain list 2>/dev/null | grep -q '^$(LINT_TOOLCHAIN)-' && echo ' +$(LINT_TOOLCHAIN)')
+# The oldest Rust the crate supports: Cargo.toml's rust-version, as the
+# toolchain of its first release (1.85 is 1.85.0), for `make msrv`.
+MSRV := $(shell sed -n 's/^rust-version *= *"\(.*\)"/\1/p' Cargo.toml)
+MSRV := $(MSRV)$(if $(word 3,$(subst ., ,$(MSRV))),,.0)
+
+.PHONY: all lib header check lint msrv fuzz install uninstall clean bench FORCE
 
 all: lib $(BUILD)/include/libaio.h
 
@@ -157,16 +169,33 @@ header:
 	$(CARGO) run --manifest-path tools/header/Cargo.toml $(CARGO_FLAGS)
 
 lint:
-	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --all-targets $(CARGO_FLAGS) -- -D warnings
+	@echo "lint: $$($(LINT_CARGO) --version)"
+	$(LINT_CARGO) fmt --all -- --check
+	$(LINT_CARGO) clippy --all-targets $(CARGO_FLAGS) -- -D warnings
 
 # Every test: the Rust unit and integration tests drive the C tests, the
 # differential tests against the system libaio, the header layout checks,
-# libaio's own test harness and fio.
+# libaio's own test harness, fio and the Debian packages. Stable Rust is
+# enough; every test binary runs even when one fails (--no-fail-fast).
 check: all
 	scripts/test-deps
 	$(MAKE) lint
-	LIBAIO_RS_LIBDIR=$(CURDIR)/$(LIB) $(CARGO) test $(CARGO_FLAGS) -- --test-threads=2
+	LIBAIO_RS_LIBDIR=$(CURDIR)/$(LIB) $(CARGO) test $(CARGO_FLAGS) --no-fail-fast -- --test-threads=2
+
+# The library built, and its unit tests run, with the oldest Rust the crate
+# supports (installed with rustup when missing), in a target directory of
+# its own.
+msrv:
+	rustup toolchain list | grep -q '^$(MSRV)-' || rustup toolchain install $(MSRV) --profile minimal
+	$(CARGO) +$(MSRV) build --release --lib --locked --target-dir $(CARGO_TARGET_DIR)/msrv
+	$(CARGO) +$(MSRV) test --lib --locked --target-dir $(CARGO_TARGET_DIR)/msrv
+
+# A bounded fuzzing run (tests/fuzz.rs, scripts/fuzz; fuzz/README.md), with
+# the nightly toolchain and cargo-fuzz it needs, installed when missing.
+fuzz:
+	rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	$(CARGO) +nightly fuzz --version >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked
+	$(CARGO) test $(CARGO_FLAGS) --test fuzz -- --test-threads=1
 
 # The benchmark against the system libaio (bench/README.md); BENCH_ARGS are
 # passed on, e.g. BENCH_ARGS="--rounds 9". It needs what the tests need
