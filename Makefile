@@ -172,6 +172,9 @@ lint:
 	@echo "lint: $$($(LINT_CARGO) --version)"
 	$(LINT_CARGO) fmt --all -- --check
 	$(LINT_CARGO) clippy --all-targets $(CARGO_FLAGS) -- -D warnings
+	$(LINT_CARGO) fmt --manifest-path tools/header/Cargo.toml -- --check
+	$(LINT_CARGO) clippy --manifest-path tools/header/Cargo.toml --all-targets --locked \
+		--target-dir $(CARGO_TARGET_DIR)/tmp/header-tool $(CARGO_FLAGS) -- -D warnings
 
 # Every test: the Rust unit and integration tests drive the C tests, the
 # differential tests against the system libaio, the header layout checks,
