@@ -139,7 +139,14 @@ fn unused_references_to_the_unwinder_add_no_dependency() {
     let object = scratch.join("unused.o");
     run_ok(
         Command::new("cc")
-            .args(["-c", "-fPIC", "-ffunction-sections", "-Wall", "-Werror", "-o"])
+            .args([
+                "-c",
+                "-fPIC",
+                "-ffunction-sections",
+                "-Wall",
+                "-Werror",
+                "-o",
+            ])
             .arg(&object)
             .arg(&source),
     );
