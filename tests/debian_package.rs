@@ -60,8 +60,8 @@
 //! and the tools scripts/test-deps installs (dpkg-dev, debhelper,
 //! debootstrap).
 //!
-//! Timings on 2 cores are printed at the end (`--nocapture`); the README's
-//! table of tests gives those measured.
+//! Timings are printed at the end (`--nocapture`); the README gives those
+//! measured.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
