@@ -3,6 +3,8 @@
 #   make              build/lib/libaio.so.1.0.2 and libaio.so.1t64.0.2 (+ symlinks),
 #                     build/lib/libaio.a, build/include/libaio.h
 #   make check        every test (installs the Debian packages the tests need)
+#   make msrv         the library and its unit tests with the oldest Rust supported
+#   make fuzz         a bounded fuzzing run (installs nightly Rust and cargo-fuzz)
 #   make install      DESTDIR, prefix, libdir, includedir, mandir are honoured
 #   make bench        the benchmark against the system libaio
 #   make header       regenerate include/libaio.h from the Rust sources
@@ -38,6 +40,11 @@ LIBFILE := libaio.so.1.0.2
 # libaio1t64): its own SONAME, and one more, empty, version node on 64-bit.
 SONAME_T64 := libaio.so.1t64
 LIBFILE_T64 := libaio.so.1t64.0.2
+# The library the development link libaio.so points to, and so the SONAME
+# programs linked with -laio need: upstream's, or $(SONAME_T64) as in
+# Debian 13's libaio-dev (debian/rules chooses per release).
+DEV_SONAME ?= $(SONAME)
+DEV_LIBFILE := $(if $(filter $(SONAME_T64),$(DEV_SONAME)),$(LIBFILE_T64),$(LIBFILE))
 comma := ,
 # The interface version, for pkg-config.
 VERSION := 0.3.113
@@ -60,11 +67,29 @@ SYMAWK := awk -v bits=$(BITS) -f scripts/symbols.awk
 # (-z defs), the version script must match the code (--no-undefined-version),
 # and DWARF of the prebuilt core library is dropped (-S).
 SO_LDFLAGS := -shared -Wl,--gc-sections -Wl,-z,defs -Wl,--no-undefined-version \
-	-Wl,-z,relro -Wl,-z,now -Wl,-z,noexecstack -Wl,-S
+	-Wl,-z,relro -Wl,-z,now -Wl,-z,noexecstack -Wl,-S -nodefaultlibs
+# The libraries the shared objects are linked with: libc alone, after the
+# object. -nodefaultlibs keeps out libgcc and libgcc_s, whose unwinder a
+# panic=abort library never calls, but which code the library does not use
+# can still name (compiler-rt's objects in Debian's compiler_builtins; ARM's
+# unwind tables, whose personality routines src/rt.rs defines): with the
+# compiler's default libraries, that alone made the libraries need
+# libgcc_s.so.1.
+SO_LIBS := -lc
 
 MAN_PAGES := $(wildcard man/*.3)
 
-.PHONY: all lib header check lint install uninstall clean bench FORCE
+# The Rust release whose clippy and rustfmt `make lint` uses, so that a new
+# release's lints cannot fail CI overnight; move it on purpose. Used when
+# rustup has it (.ci/run installs it), else the default toolchain is.
+LINT_TOOLCHAIN := 1.95.0
+LINT_CARGO := $(CARGO)$(shell rustup toolchain list 2>/dev/null | grep -q '^$(LINT_TOOLCHAIN)-' && echo ' +$(LINT_TOOLCHAIN)')
+# The oldest Rust the crate supports: Cargo.toml's rust-version, as the
+# toolchain of its first release (1.85 is 1.85.0), for `make msrv`.
+MSRV := $(shell sed -n 's/^rust-version *= *"\(.*\)"/\1/p' Cargo.toml)
+MSRV := $(MSRV)$(if $(word 3,$(subst ., ,$(MSRV))),,.0)
+
+.PHONY: all lib header check lint msrv fuzz install uninstall clean bench FORCE
 
 all: lib $(BUILD)/include/libaio.h
 
@@ -113,14 +138,14 @@ $(OBJ)/aio-static.o: $(OBJ)/aio.o $(GEN)/defaults.syms
 $(LIB)/$(LIBFILE): $(OBJ)/aio-shared-classic.o $(GEN)/libaio-classic.map
 	@mkdir -p $(@D)
 	$(CC) $(SO_LDFLAGS) -Wl,-soname,$(SONAME) -Wl,--version-script=$(GEN)/libaio-classic.map \
-		$(LDFLAGS) -o $@ $<
+		$(LDFLAGS) -o $@ $< $(SO_LIBS)
 
 # On 64-bit targets the t64 script names LIBAIO_0.6 functions that do not
 # exist there (see src/symbols.txt), so undefined names are allowed.
 $(LIB)/$(LIBFILE_T64): $(OBJ)/aio-shared-t64.o $(GEN)/libaio-t64.map
 	@mkdir -p $(@D)
 	$(CC) $(SO_LDFLAGS) $(if $(filter 64,$(BITS)),-Wl$(comma)--undefined-version) \
-		-Wl,-soname,$(SONAME_T64) -Wl,--version-script=$(GEN)/libaio-t64.map $(LDFLAGS) -o $@ $<
+		-Wl,-soname,$(SONAME_T64) -Wl,--version-script=$(GEN)/libaio-t64.map $(LDFLAGS) -o $@ $< $(SO_LIBS)
 
 $(LIB)/$(SONAME) $(LIB)/libaio.so: | $(LIB)/$(LIBFILE)
 	ln -sf $(LIBFILE) $@
@@ -138,22 +163,42 @@ $(BUILD)/include/libaio.h: include/libaio.h
 	@mkdir -p $(@D)
 	cp $< $@
 
-# Regenerates the checked-in header (needs the cbindgen crate).
+# Regenerates the checked-in header with cbindgen: tools/header, a crate of
+# its own, so that the library never depends on cbindgen.
 header:
-	$(CARGO) build --lib --features header $(CARGO_FLAGS)
-	cp "$$(ls -t $(CARGO_TARGET_DIR)/debug/build/libaio-rs-*/out/libaio.h | head -n 1)" include/libaio.h
+	$(CARGO) run --manifest-path tools/header/Cargo.toml $(CARGO_FLAGS)
 
 lint:
-	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --all-targets $(CARGO_FLAGS) -- -D warnings
+	@echo "lint: $$($(LINT_CARGO) --version)"
+	$(LINT_CARGO) fmt --all -- --check
+	$(LINT_CARGO) clippy --all-targets $(CARGO_FLAGS) -- -D warnings
+	$(LINT_CARGO) fmt --manifest-path tools/header/Cargo.toml -- --check
+	$(LINT_CARGO) clippy --manifest-path tools/header/Cargo.toml --all-targets --locked \
+		--target-dir $(CARGO_TARGET_DIR)/tmp/header-tool $(CARGO_FLAGS) -- -D warnings
 
 # Every test: the Rust unit and integration tests drive the C tests, the
 # differential tests against the system libaio, the header layout checks,
-# libaio's own test harness and fio.
+# libaio's own test harness, fio and the Debian packages. Stable Rust is
+# enough; every test binary runs even when one fails (--no-fail-fast).
 check: all
 	scripts/test-deps
 	$(MAKE) lint
-	LIBAIO_RS_LIBDIR=$(CURDIR)/$(LIB) $(CARGO) test $(CARGO_FLAGS) -- --test-threads=2
+	LIBAIO_RS_LIBDIR=$(CURDIR)/$(LIB) $(CARGO) test $(CARGO_FLAGS) --no-fail-fast -- --test-threads=2
+
+# The library built, and its unit tests run, with the oldest Rust the crate
+# supports (installed with rustup when missing), in a target directory of
+# its own.
+msrv:
+	rustup toolchain list | grep -q '^$(MSRV)-' || rustup toolchain install $(MSRV) --profile minimal
+	$(CARGO) +$(MSRV) build --release --lib --locked --target-dir $(CARGO_TARGET_DIR)/msrv
+	$(CARGO) +$(MSRV) test --lib --locked --target-dir $(CARGO_TARGET_DIR)/msrv
+
+# A bounded fuzzing run (tests/fuzz.rs, scripts/fuzz; fuzz/README.md), with
+# the nightly toolchain and cargo-fuzz it needs, installed when missing.
+fuzz:
+	rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	$(CARGO) +nightly fuzz --version >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked
+	$(CARGO) test $(CARGO_FLAGS) --test fuzz -- --test-threads=1
 
 # The benchmark against the system libaio (bench/README.md); BENCH_ARGS are
 # passed on, e.g. BENCH_ARGS="--rounds 9". It needs what the tests need
@@ -168,7 +213,7 @@ install: all
 	ln -sf $(LIBFILE) $(DESTDIR)$(libdir)/$(SONAME)
 	install -m 644 $(LIB)/$(LIBFILE_T64) $(DESTDIR)$(libdir)/$(LIBFILE_T64)
 	ln -sf $(LIBFILE_T64) $(DESTDIR)$(libdir)/$(SONAME_T64)
-	ln -sf $(LIBFILE) $(DESTDIR)$(libdir)/libaio.so
+	ln -sf $(DEV_LIBFILE) $(DESTDIR)$(libdir)/libaio.so
 	install -m 644 $(LIB)/libaio.a $(DESTDIR)$(libdir)/libaio.a
 	# pkg-config, with the installation directories of this command line.
 	sed -e 's|@prefix@|$(prefix)|' -e 's|@libdir@|$(libdir)|' \

@@ -1,14 +1,15 @@
 #!/bin/sh
-# vendor.sh: copies the crates Cargo.lock names into debian/vendor, so that
-# debian/rules can build without the network (it points cargo at that
-# directory; see debian/README.source). Run it from anywhere, once per tree:
+# vendor.sh: copies the crates Cargo.lock names into debian/vendor, for the
+# vendored build route (build profile pkg.libaio-rs.vendor: Debian 12, and
+# distributions without packaged crates; see debian/README.source), where
+# debian/rules points cargo at that directory. Run it from anywhere, once
+# per tree:
 #
 #   debian/vendor.sh
 #
 # It takes the crates from cargo's local cache when they are all there, and
-# downloads them otherwise. The result (about 70 MB: cargo vendors every
-# crate of the lock file, also those only the optional `header` feature and
-# the tests use) is not committed; debian/.gitignore leaves it out.
+# downloads them otherwise. The result (the libc crate, about 7 MB) is not
+# committed; debian/.gitignore leaves it out.
 set -eu
 cd "$(dirname "$0")/.."
 

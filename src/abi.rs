@@ -1,6 +1,6 @@
 //! The C types of `libaio.h`, laid out exactly as libaio 0.3.113 lays them out.
 //!
-//! `include/libaio.h` is generated from this file by cbindgen (see build.rs
+//! `include/libaio.h` is generated from this file by cbindgen (see tools/header
 //! and cbindgen.toml), so the documentation here is the header's too.
 //!
 //! # Layout classes

@@ -54,17 +54,3 @@ mod sys;
 #[cfg(target_pointer_width = "32")]
 #[allow(unsafe_code)]
 mod time64;
-
-/// The checked-in header must be what build.rs generates from this crate.
-#[cfg(all(test, feature = "header"))]
-mod header_is_current {
-    #[test]
-    fn checked_in_header_matches_the_generated_one() {
-        let generated = include_str!(concat!(env!("OUT_DIR"), "/libaio.h"));
-        let checked_in = include_str!("../include/libaio.h");
-        assert!(
-            generated == checked_in,
-            "include/libaio.h is stale: run `make header` and commit the result"
-        );
-    }
-}

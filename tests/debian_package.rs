@@ -1,41 +1,67 @@
-//! The Debian packages (debian/): built, linted, inspected, and installed
-//! into a Debian 12 chroot in place of the libaio1 that fio pulls in.
+//! The Debian packages (debian/), built as Debian builds them: in a clean
+//! chroot of the release (Debian 13 by default), with the release's own
+//! rustc, cargo and crates (librust-*-dev), with the network cut; then
+//! linted, inspected, installed in place of Debian's libaio1t64 and
+//! libaio-dev, and run by fio, qemu-img, sysbench and the package's own
+//! autopkgtest.
 //!
-//! 1. Two copies of the tree (the files git knows, plus the untracked ones
-//!    it does not ignore) in two different directories under
-//!    target/debian-package/, each vendored with debian/vendor.sh and built
-//!    with `dpkg-buildpackage -b -us -uc` (`-d` when rustc is not Debian's):
-//!    the first with the unit tests, the second with `nocheck`. The two
-//!    builds must give byte-identical libraries and .deb files.
-//! 2. lintian over the binary packages (and, for information, the source
-//!    package): no errors.
-//! 3. The .deb files' contents, control fields, shlibs and symbols against
-//!    what Debian's libaio1, libaio1t64 and libaio-dev have.
-//! 4. Meanwhile, in another thread: a Debian 12 minbase chroot (debootstrap,
-//!    kept as a tarball in target/debian-package/cache/ so that later runs
-//!    only unpack it), with fio and libaio-dev installed from the archive.
-//!    Then our three packages go in with apt, which must remove libaio1
-//!    and libaio-dev and nothing else (fio stays); a package depending on
+//! 1. The build chroot: `debootstrap --variant=buildd` of the release plus
+//!    the Build-Depends of debian/control (`apt-get build-dep`), and nothing
+//!    else. Made once and kept as a tarball in target/debian-package/cache/,
+//!    named after the release and a digest of debian/control's source
+//!    paragraph, so that new Build-Depends make a new one; later runs only
+//!    unpack it. The apt archive cache there persists too.
+//! 2. In the build chroot, under `unshare --net` (only the loopback
+//!    interface): two copies of the tree (the files git knows, plus the
+//!    untracked ones it does not ignore), in two differently named
+//!    directories, built with `dpkg-buildpackage`: the first with the source
+//!    package and the unit tests, the second binary-only with `nocheck`.
+//!    cargo must have used the release's libc crate, the two builds must
+//!    give byte-identical libraries and .deb files, and both shared objects
+//!    must need libc.so.6 alone.
+//! 3. Meanwhile, in another thread, the test chroot: the build chroot plus
+//!    lintian, autopkgtest, fio, qemu-utils, sysbench and Debian's libaio-dev
+//!    (TEST_PACKAGES), cached as a tarball of its own. It sees the builds'
+//!    /build through a bind mount.
+//! 4. There, the release's lintian over the source and binary packages:
+//!    nothing but the reasoned overrides of debian/ (and `unused-override`
+//!    for those meant for the other release's lintian), at every level; in
+//!    a thread of its own, beside the next steps.
+//! 5. The .deb files' contents, control fields, shlibs and symbols against
+//!    what Debian's libaio1, libaio1t64 and libaio-dev have; libaio.so
+//!    points where Debian's libaio-dev points it (libaio.so.1t64 from Debian
+//!    13 on). Then our packages go in with apt, which must remove Debian's
+//!    libaio and libaio-dev and nothing else; a package depending on
 //!    `libaio1 (>= 0.3.113-4)`, `libaio1t64` and `libaio-dev` must install;
-//!    fio must verify its data through the library, and LD_DEBUG=bindings
-//!    must show it bound to the installed libaio.so.1, whose bytes are the
-//!    package's.
-//!    The packages' instances for a second architecture must be
-//!    co-installable (Multi-Arch: same).
+//!    fio, qemu-img and sysbench must verify their data through the library,
+//!    LD_DEBUG=bindings must show them bound to the installed library, whose
+//!    bytes are the package's; autopkgtest (the `null` server, inside the
+//!    chroot) runs debian/tests: C programs built against the installed
+//!    libaio-rs-dev, shared (needing the release's SONAME) and static, and
+//!    the unit tests. The packages' instances for a second architecture
+//!    must be co-installable (Multi-Arch: same).
+//! 6. From the start, on the host, beside the chroots' work: the vendored
+//!    route of debian/README.source (build profile pkg.libaio-rs.vendor,
+//!    Rust from rustup, crates in debian/vendor): its libaio.so points where
+//!    the host's libaio-dev points it (libaio.so.1 on Debian 12), and its
+//!    shared objects need libc.so.6 alone.
 //!
-//! /proc and /dev are mounted in the chroot, and the apt caches of
-//! target/debian-package/cache/ bind-mounted into it, by a guard that
-//! unmounts them all when dropped, also when the test fails; a run begins by
-//! unmounting whatever an interrupted run left under target/debian-package.
-//! Nothing is installed on the host. Needs root (debootstrap, chroot,
-//! mount), the network (the Debian archive, unless cached), git, and the
-//! tools scripts/test-deps installs (dpkg-dev, debhelper, lintian,
+//! `LIBAIO_RS_DEBIAN_SUITE=sid` (or another suite debootstrap knows) runs
+//! the same on that release instead of Debian 13.
+//!
+//! /proc, /dev, the apt cache and /build are mounted in the chroots by
+//! guards that unmount them all when dropped, also when the test fails; a
+//! run begins by unmounting whatever an interrupted run left under
+//! target/debian-package. Nothing is installed on the host, and the chroots
+//! and build trees are removed at the end (the cache, the .deb files of the
+//! host and the logs stay under target/debian-package). Needs root
+//! (debootstrap, chroot, mount, unshare), the Debian archive (unless
+//! cached) and crates.io (the vendored route; cargo's cache will do), git,
+//! and the tools scripts/test-deps installs (dpkg-dev, debhelper,
 //! debootstrap).
 //!
-//! Timings on 2 cores: about 65 s when the chroot tarball is cached (two
-//! builds of 20 s each and lintian, while the chroot gets fio in another
-//! thread); about 75 s the first time, when debootstrap (45 s here, with a
-//! fast mirror) and the downloads run beside the builds.
+//! Timings are printed at the end (`--nocapture`); the README gives those
+//! measured.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
@@ -47,9 +73,20 @@ use std::process::{Command, Output, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// The Debian release of the chroot, and where its packages come from.
-const SUITE: &str = "bookworm";
+/// Where the release's packages come from.
 const MIRROR: &str = "http://deb.debian.org/debian";
+
+/// The release the packages are built for: Debian 13 unless
+/// `LIBAIO_RS_DEBIAN_SUITE` names another.
+fn suite() -> String {
+    std::env::var("LIBAIO_RS_DEBIAN_SUITE").unwrap_or_else(|_| "trixie".to_owned())
+}
+
+/// Whether the suite is Debian's unstable one, whose archive snapshot may
+/// carry an expired Valid-Until date.
+fn is_unstable(suite: &str) -> bool {
+    matches!(suite, "sid" | "unstable")
+}
 
 /// Our binary packages, and the Debian package each one replaces.
 const PACKAGES: [(&str, &str); 3] = [
@@ -57,6 +94,19 @@ const PACKAGES: [(&str, &str); 3] = [
     ("libaio-rs1t64", "libaio1t64"),
     ("libaio-rs-dev", "libaio-dev"),
 ];
+
+/// The build profile of debian/control and debian/rules for the vendored
+/// route (crates in debian/vendor, Rust from anywhere).
+const VENDOR_PROFILE: &str = "pkg.libaio-rs.vendor";
+
+/// The file and the runtime package behind a development link to `soname`.
+fn dev_library(soname: &str) -> (&'static str, &'static str) {
+    match soname {
+        "libaio.so.1t64" => ("libaio.so.1t64.0.2", "libaio-rs1t64"),
+        "libaio.so.1" => ("libaio.so.1.0.2", "libaio-rs1"),
+        other => panic!("no library of ours has the SONAME {other}"),
+    }
+}
 
 /// The symbols control files Debian's libaio1 (0.3.113-4) and libaio1t64
 /// (0.3.113-8+b1) ship on 64-bit architectures: ours must be the same.
@@ -379,25 +429,76 @@ fn copy_tree(to: &Path) {
     }
 }
 
-/// Whether the rustc on PATH is Debian's (dpkg knows the file). When it is
-/// not (rustup, on Debian 12), dpkg-buildpackage needs -d: the packaged
-/// rustc the Build-Depends name is not installed.
-fn rustc_is_debian() -> bool {
-    let Some(rustc) = std::env::var_os("PATH").and_then(|path| {
-        std::env::split_paths(&path)
-            .map(|dir| dir.join("rustc"))
-            .find(|p| p.is_file())
-    }) else {
-        panic!("no rustc on PATH");
-    };
-    let real = fs::canonicalize(&rustc).unwrap_or(rustc);
-    Command::new("dpkg")
-        .arg("-S")
-        .arg(&real)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+/// The .deb and .changes files a build left in `out`, beside its `tree`.
+fn collect_build(tree: PathBuf, out: &Path) -> Build {
+    let mut debs = BTreeMap::new();
+    let mut changes = None;
+    for entry in fs::read_dir(out).unwrap() {
+        let path = entry.unwrap().path();
+        let file = path.file_name().unwrap().to_string_lossy().into_owned();
+        if let Some(stem) = file.strip_suffix(".deb") {
+            let package = stem.split('_').next().unwrap().to_owned();
+            debs.insert(package, path);
+        } else if file.ends_with(".changes") {
+            changes = Some(path);
+        }
+    }
+    let made: BTreeSet<&str> = debs.keys().map(String::as_str).collect();
+    let expected: BTreeSet<&str> = PACKAGES.iter().map(|(ours, _)| *ours).collect();
+    assert_eq!(
+        made,
+        expected,
+        "the packages the build in {} made",
+        out.display()
+    );
+    Build {
+        tree,
+        out: out.to_owned(),
+        debs,
+        changes: changes.expect("dpkg-buildpackage made no .changes"),
+    }
+}
+
+/// The vendored route, on the host: debian/vendor.sh, then
+/// `dpkg-buildpackage -b -P pkg.libaio-rs.vendor` with whatever Rust is on
+/// PATH (rustup's), no -d.
+fn build_vendored_on_host(out: &Path, jobs: usize) -> Build {
+    remove_tree(out);
+    let tree = out.join("libaio-rs");
+    fs::create_dir_all(&tree).unwrap();
+    copy_tree(&tree);
+    check_logged(
+        clean_command(tree.join("debian/vendor.sh")).current_dir(&tree),
+        &out.join("vendor.log"),
+    );
+    check_logged(
+        clean_command("dpkg-buildpackage")
+            .args(["-b", "-us", "-uc"])
+            .arg(format!("-P{VENDOR_PROFILE}"))
+            .env("DEB_BUILD_OPTIONS", format!("nocheck parallel={jobs}"))
+            .current_dir(&tree),
+        &out.join("build.log"),
+    );
+    collect_build(tree, out)
+}
+
+/// Copies the tree to `/build/DIR/NAME` in the chroot and runs
+/// `dpkg-buildpackage ARGS -us -uc` there, with the network cut.
+fn build_in_chroot(chroot: &Chroot, dir: &str, name: &str, args: &str, options: &str) -> Build {
+    let inside = format!("/build/{dir}");
+    let out = chroot.path(&inside);
+    remove_tree(&out);
+    let tree = out.join(name);
+    fs::create_dir_all(&tree).unwrap();
+    copy_tree(&tree);
+    let script = format!(
+        "cd {inside}/{name} && DEB_BUILD_OPTIONS='{options}' dpkg-buildpackage {args} -us -uc"
+    );
+    check_logged(
+        &mut chroot.offline_command(1200, &["sh", "-c", &script]),
+        &out.join("build.log"),
+    );
+    collect_build(tree, &out)
 }
 
 /// A command run with the environment a package build should see: none of
@@ -429,48 +530,6 @@ fn clean_command(program: impl AsRef<OsStr>) -> Command {
         }
     }
     cmd
-}
-
-/// Copies the tree to `out/name`, vendors it and builds the packages.
-fn build(out: &Path, name: &str, options: &str, no_check_builddeps: bool) -> Build {
-    remove_tree(out);
-    let tree = out.join(name);
-    fs::create_dir_all(&tree).unwrap();
-    copy_tree(&tree);
-    check_logged(
-        clean_command(tree.join("debian/vendor.sh")).current_dir(&tree),
-        &out.join("vendor.log"),
-    );
-    let mut cmd = clean_command("dpkg-buildpackage");
-    cmd.args(["-b", "-us", "-uc"])
-        .env("DEB_BUILD_OPTIONS", options)
-        .current_dir(&tree);
-    if no_check_builddeps {
-        cmd.arg("-d");
-    }
-    check_logged(&mut cmd, &out.join("build.log"));
-
-    let mut debs = BTreeMap::new();
-    let mut changes = None;
-    for entry in fs::read_dir(out).unwrap() {
-        let path = entry.unwrap().path();
-        let file = path.file_name().unwrap().to_string_lossy().into_owned();
-        if let Some(stem) = file.strip_suffix(".deb") {
-            let package = stem.split('_').next().unwrap().to_owned();
-            debs.insert(package, path);
-        } else if file.ends_with(".changes") {
-            changes = Some(path);
-        }
-    }
-    let made: BTreeSet<&str> = debs.keys().map(String::as_str).collect();
-    let expected: BTreeSet<&str> = PACKAGES.iter().map(|(ours, _)| *ours).collect();
-    assert_eq!(made, expected, "the packages the build in {name} made");
-    Build {
-        tree,
-        out: out.to_owned(),
-        debs,
-        changes: changes.expect("dpkg-buildpackage made no .changes"),
-    }
 }
 
 /// `dpkg-parsechangelog -S FIELD` in the tree.
@@ -558,7 +617,10 @@ fn man_pages(tree: &Path) -> Vec<String> {
     pages
 }
 
-fn check_contents(build: &Build, multiarch: &str, provided: &str, version: &str) {
+/// What the packages must hold. `dev_soname` is the library libaio.so
+/// points to, as the release's own libaio-dev has it.
+fn check_contents(build: &Build, multiarch: &str, provided: &str, version: &str, dev_soname: &str) {
+    let (dev_file, dev_runtime) = dev_library(dev_soname);
     let lib = format!("/usr/lib/{multiarch}");
     // The files every package has, plus `extra` in its doc directory;
     // lintian overrides in the two runtime packages.
@@ -608,7 +670,7 @@ fn check_contents(build: &Build, multiarch: &str, provided: &str, version: &str)
     let links: BTreeMap<String, &str> = [
         (format!("{lib}/libaio.so.1"), "libaio.so.1.0.2"),
         (format!("{lib}/libaio.so.1t64"), "libaio.so.1t64.0.2"),
-        (format!("{lib}/libaio.so"), "libaio.so.1.0.2"),
+        (format!("{lib}/libaio.so"), dev_file),
     ]
     .into_iter()
     .collect();
@@ -669,7 +731,7 @@ fn check_contents(build: &Build, multiarch: &str, provided: &str, version: &str)
         }
         let depends = field("Depends");
         if *package == "libaio-rs-dev" {
-            assert_eq!(depends, format!("libaio-rs1 (= {version})"));
+            assert_eq!(depends, format!("{dev_runtime} (= {version})"));
         } else {
             assert!(
                 depends.starts_with("libc6 (>= 2."),
@@ -729,31 +791,61 @@ fn arch() -> String {
         .to_owned()
 }
 
-/// lintian over a .changes or .dsc; fails on errors. Returns its report.
-fn lintian(what: &Path, fail_on_error: bool) -> String {
-    let out = output(
-        Command::new("lintian")
-            .args(["--display-info", "--show-overrides", "--fail-on", "error"])
-            .arg(what),
+/// The lintian hints of a report that are no reasoned override: every
+/// `E:`, `W:`, `I:`, `P:` or `X:` line but `unused-override`, which the
+/// overrides meant for the other release's lintian give (debian/source/
+/// lintian-overrides says which).
+fn lintian_complaints(report: &str) -> Vec<&str> {
+    report
+        .lines()
+        .filter(|l| {
+            ["E: ", "W: ", "I: ", "P: ", "X: "]
+                .iter()
+                .any(|p| l.starts_with(p))
+        })
+        .filter(|l| !l.contains(": unused-override "))
+        .collect()
+}
+
+/// The release's lintian, in `chroot`, over the source and binary
+/// packages of `build` (its .changes, under /build): nothing but reasoned
+/// overrides.
+fn lintian_in(chroot: &Chroot, build: &Build, suite: &str) {
+    let changes = format!(
+        "/build/one/{}",
+        build.changes.file_name().unwrap().to_string_lossy()
     );
+    let out = output(&mut chroot.command(
+        600,
+        &[
+            "lintian",
+            "--pedantic",
+            "--display-info",
+            "--display-experimental",
+            "--show-overrides",
+            &changes,
+        ],
+    ));
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let errors: Vec<&str> = text.lines().filter(|l| l.starts_with("E: ")).collect();
-    if fail_on_error {
-        assert!(
-            out.status.success() && errors.is_empty(),
-            "lintian {} {}",
-            what.display(),
-            report(&out)
-        );
-    }
-    text
+    println!("lintian of {suite}, {changes}:\n{text}");
+    let complaints = lintian_complaints(&text);
+    assert!(
+        complaints.is_empty(),
+        "lintian of {suite}: {complaints:#?}\n{}",
+        report(&out)
+    );
+    assert!(
+        text.contains("O: libaio-rs1: package-name-doesnt-match-sonames")
+            && text.contains("libaio-rs source: "),
+        "lintian did not check the source and binary packages:\n{text}"
+    );
 }
 
 // ---------------------------------------------------------------------------
 // The chroot.
 
-/// A Debian chroot under target/debian-package/chroot with /proc, /dev
-/// and the apt caches mounted (unmounted when this is dropped).
+/// A Debian chroot with /proc, /dev and the apt archive cache mounted
+/// (unmounted when this is dropped).
 struct Chroot {
     dir: PathBuf,
     // Declared last: dropped after everything that might still use the mounts.
@@ -761,10 +853,67 @@ struct Chroot {
 }
 
 impl Chroot {
+    /// Mounts what the chroot at `dir` needs; its downloaded packages go to
+    /// `cache`/apt-archives, which persists between runs.
+    fn open(dir: &Path, cache: &Path, suite: &str) -> Chroot {
+        let mut chroot = Chroot {
+            dir: dir.to_owned(),
+            mounts: Mounts::new(),
+        };
+        // Name resolution for apt.
+        if let Ok(resolv) = fs::read("/etc/resolv.conf") {
+            let dest = chroot.path("/etc/resolv.conf");
+            let _ = fs::remove_file(&dest);
+            fs::write(&dest, resolv).unwrap();
+        }
+        // The archive's unstable suite may be a snapshot whose Release file
+        // has expired by the machine's clock.
+        if is_unstable(suite) {
+            fs::write(
+                chroot.path("/etc/apt/apt.conf.d/99libaio-rs-tests"),
+                "Acquire::Check-Valid-Until \"false\";\n",
+            )
+            .unwrap();
+        }
+        let proc_dir = chroot.path("/proc");
+        chroot.mounts.mount(["-t", "proc", "proc"], &proc_dir);
+        let dev_dir = chroot.path("/dev");
+        chroot.mounts.mount(["--bind", "/dev"], &dev_dir);
+        // apt logs the terminal output of dpkg through a pseudo-terminal.
+        if Path::new("/dev/pts/ptmx").exists() {
+            let pts_dir = chroot.path("/dev/pts");
+            chroot.mounts.mount(["--bind", "/dev/pts"], &pts_dir);
+        }
+        let keep = cache.join("apt-archives");
+        fs::create_dir_all(keep.join("partial")).unwrap();
+        let point = chroot.path("/var/cache/apt/archives");
+        chroot
+            .mounts
+            .mount([OsStr::new("--bind"), keep.as_os_str()], &point);
+        chroot
+    }
+
+    /// Makes the host's `dir` appear at `inside` in the chroot.
+    fn bind(&mut self, dir: &Path, inside: &str) {
+        let point = self.path(inside);
+        self.mounts
+            .mount([OsStr::new("--bind"), dir.as_os_str()], &point);
+    }
+
     /// `chroot DIR ARGS...` with a plain environment, under `timeout`.
     fn command(&self, seconds: u32, args: &[&str]) -> Command {
+        self.command_in(seconds, &[], args)
+    }
+
+    /// The same in a network namespace of its own: no network at all.
+    fn offline_command(&self, seconds: u32, args: &[&str]) -> Command {
+        self.command_in(seconds, &["unshare", "--net"], args)
+    }
+
+    fn command_in(&self, seconds: u32, wrapper: &[&str], args: &[&str]) -> Command {
         let mut cmd = Command::new("timeout");
         cmd.arg(seconds.to_string())
+            .args(wrapper)
             .arg("chroot")
             .arg(&self.dir)
             .args(args)
@@ -773,7 +922,7 @@ impl Chroot {
                 "PATH",
                 "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
             )
-            .env("LC_ALL", "C")
+            .env("LC_ALL", "C.UTF-8")
             .env("HOME", "/root")
             .env("DEBIAN_FRONTEND", "noninteractive");
         for proxy in ["http_proxy", "https_proxy", "no_proxy"] {
@@ -782,6 +931,16 @@ impl Chroot {
             }
         }
         cmd
+    }
+
+    /// `apt-get update`, then `apt-get ARGS` (installing without the
+    /// recommended packages), logged to `log`; must succeed.
+    fn apt(&self, args: &str, log: &Path) {
+        let script = format!(
+            "apt-get -q -o Acquire::Retries=3 update && \
+             apt-get -q -y -o Acquire::Retries=3 --no-install-recommends {args}"
+        );
+        check_logged(&mut self.command(900, &["sh", "-c", &script]), log);
     }
 
     /// Runs `sh -c SCRIPT` in the chroot; it must succeed. Returns stdout.
@@ -807,115 +966,153 @@ impl Chroot {
     }
 }
 
-/// The pristine Debian 12 minbase system, as a tarball: made once with
-/// debootstrap, then reused (delete target/debian-package/cache to renew).
-fn minbase_tarball(cache: &Path, clock: &Clock) -> PathBuf {
-    let tarball = cache.join(format!("{SUITE}-minbase.tar"));
+/// The tarball `cache/KIND-DIGEST.tar`, where DIGEST is a digest of `what`
+/// it holds; other tarballs of that KIND are removed.
+fn cached_tarball(cache: &Path, kind: &str, what: &str) -> PathBuf {
+    let key_file = cache.join(format!("{kind}.key"));
+    fs::write(&key_file, what).unwrap();
+    let key = sha256(&key_file)[..16].to_owned();
+    fs::remove_file(&key_file).unwrap();
+    let name = format!("{kind}-{key}.tar");
+    for entry in fs::read_dir(cache).unwrap() {
+        let old = entry.unwrap().path();
+        let file = old.file_name().unwrap().to_string_lossy().into_owned();
+        if file != name && file.starts_with(&format!("{kind}-")) && file.ends_with(".tar") {
+            fs::remove_file(&old).unwrap();
+        }
+    }
+    cache.join(&name)
+}
+
+/// Unpacks `tarball` into a new directory `dir`.
+fn unpack(tarball: &Path, dir: &Path) {
+    fs::create_dir_all(dir).unwrap();
+    check(
+        Command::new("tar")
+            .args(["--numeric-owner", "-xpf"])
+            .arg(tarball)
+            .arg("-C")
+            .arg(dir),
+    );
+}
+
+/// Packs the tree `dir` into `tarball` (through a partial file).
+fn pack(dir: &Path, tarball: &Path) {
+    let partial = tarball.with_extension("tar.partial");
+    check(
+        Command::new("tar")
+            .args(["--numeric-owner", "-C"])
+            .arg(dir)
+            .arg("-cf")
+            .arg(&partial)
+            .arg("."),
+    );
+    fs::rename(&partial, tarball).unwrap();
+}
+
+/// A release's build chroot as a tarball: `debootstrap --variant=buildd`
+/// plus the Build-Depends of debian/control, made once, then reused. Its
+/// name holds a digest of debian/control's source paragraph, so that new
+/// Build-Depends make a new one (and the old one of that release goes).
+/// When it makes the tarball, the tree it packed moves to `fresh`, the
+/// chroot of this run, rather than being unpacked again.
+fn build_chroot_tarball(cache: &Path, suite: &str, clock: &Clock, fresh: &Path) -> PathBuf {
+    let control = fs::read_to_string(root().join("debian/control")).unwrap();
+    let source = control.split("\n\n").next().unwrap();
+    let tarball = cached_tarball(cache, &format!("{suite}-buildd"), source);
     if tarball.exists() {
         return tarball;
     }
-    clock.step(&format!("debootstrap {SUITE} (once; cached)"), || {
-        let dir = cache.join("debootstrap");
-        remove_tree(&dir);
-        check_logged(
-            Command::new("debootstrap")
-                .args(["--variant=minbase", SUITE])
-                .arg(&dir)
-                .arg(MIRROR),
-            &cache.join("debootstrap.log"),
-        );
-        unmount_below(&dir);
-        let partial = cache.join("minbase.tar.partial");
-        check(
-            Command::new("tar")
-                .args(["--numeric-owner", "-C"])
-                .arg(&dir)
-                .arg("-cf")
-                .arg(&partial)
-                .arg("."),
-        );
-        fs::rename(&partial, &tarball).unwrap();
-        remove_tree(&dir);
-    });
+    clock.step(
+        &format!("debootstrap --variant=buildd {suite}, apt-get build-dep (once; cached)"),
+        || {
+            let dir = cache.join("debootstrap");
+            remove_tree(&dir);
+            check_logged(
+                Command::new("debootstrap")
+                    .args(["--variant=buildd", suite])
+                    .arg(&dir)
+                    .arg(MIRROR),
+                &cache.join("debootstrap.log"),
+            );
+            unmount_below(&dir);
+            {
+                let chroot = Chroot::open(&dir, cache, suite);
+                let builddeps = chroot.path("/tmp/builddeps/debian");
+                fs::create_dir_all(&builddeps).unwrap();
+                fs::copy(root().join("debian/control"), builddeps.join("control")).unwrap();
+                chroot.apt("build-dep /tmp/builddeps", &cache.join("build-dep.log"));
+                fs::remove_dir_all(chroot.path("/tmp/builddeps")).unwrap();
+            }
+            unmount_below(&dir);
+            // debootstrap's own downloads.
+            for entry in fs::read_dir(dir.join("var/cache/apt/archives")).unwrap() {
+                let path = entry.unwrap().path();
+                if path.extension().is_some_and(|e| e == "deb") {
+                    fs::remove_file(&path).unwrap();
+                }
+            }
+            pack(&dir, &tarball);
+            remove_tree(fresh);
+            fs::rename(&dir, fresh).unwrap();
+        },
+    );
     tarball
 }
 
-/// Unpacks a fresh chroot, mounts what it needs, and installs fio and
-/// libaio-dev (with Debian's libaio1) from the archive.
-fn prepare_chroot(work: &Path, clock: &Clock) -> Chroot {
+/// The packages the tests take from the archive, beside the build
+/// dependencies: lintian, autopkgtest (and what debian/tests needs beyond
+/// the build dependencies), and programs to run on our library (with
+/// Debian's libaio).
+const TEST_PACKAGES: &str = "lintian autopkgtest pkgconf fio qemu-utils sysbench libaio-dev";
+
+/// A fresh build chroot of the release under target/debian-package/chroot,
+/// from the cached tarball, with its mounts; and that tarball.
+fn build_chroot(work: &Path, suite: &str, clock: &Clock) -> (Chroot, PathBuf) {
     let cache = work.join("cache");
     fs::create_dir_all(&cache).unwrap();
-    let tarball = minbase_tarball(&cache, clock);
+    // What this test cached before it built in a chroot of the release.
+    for old in ["bookworm-minbase.tar", "apt-lists"] {
+        remove_tree(&cache.join(old));
+    }
     let dir = work.join("chroot");
-    let mut chroot = clock.step("unpack the chroot", || {
-        remove_tree(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        check(
-            Command::new("tar")
-                .args(["--numeric-owner", "-xpf"])
-                .arg(&tarball)
-                .arg("-C")
-                .arg(&dir),
-        );
-        Chroot {
-            dir: dir.clone(),
-            mounts: Mounts::new(),
-        }
-    });
-    // Name resolution for apt.
-    if let Ok(resolv) = fs::read("/etc/resolv.conf") {
-        let dest = chroot.path("/etc/resolv.conf");
-        let _ = fs::remove_file(&dest);
-        fs::write(&dest, resolv).unwrap();
+    remove_tree(&dir);
+    let tarball = build_chroot_tarball(&cache, suite, clock, &dir);
+    if !dir.exists() {
+        clock.step("unpack the build chroot", || unpack(&tarball, &dir));
     }
-    let proc_dir = chroot.path("/proc");
-    chroot.mounts.mount(["-t", "proc", "proc"], &proc_dir);
-    let dev_dir = chroot.path("/dev");
-    chroot.mounts.mount(["--bind", "/dev"], &dev_dir);
-    // apt logs the terminal output of dpkg through a pseudo-terminal.
-    if Path::new("/dev/pts/ptmx").exists() {
-        let pts_dir = chroot.path("/dev/pts");
-        chroot.mounts.mount(["--bind", "/dev/pts"], &pts_dir);
-    }
-    // apt's lists and downloaded packages persist between runs.
-    for (name, inside) in [
-        ("apt-lists", "/var/lib/apt/lists"),
-        ("apt-archives", "/var/cache/apt/archives"),
-    ] {
-        let keep = cache.join(name);
-        fs::create_dir_all(keep.join("partial")).unwrap();
-        let point = chroot.path(inside);
-        chroot
-            .mounts
-            .mount([OsStr::new("--bind"), keep.as_os_str()], &point);
-    }
-    clock.step(
-        "apt-get install fio qemu-utils sysbench libaio-dev (in the chroot)",
-        || {
-            let log = work.join("chroot-apt.log");
-            check_logged(
-                &mut chroot.command(
-                    900,
-                    &[
-                        "sh",
-                        "-c",
-                        "apt-get -q -o Acquire::Retries=3 update && \
-                     apt-get -q -y -o Acquire::Retries=3 install --no-install-recommends \
-                     fio qemu-utils sysbench libaio-dev",
-                    ],
-                ),
-                &log,
-            );
-        },
-    );
-    for package in ["fio", "qemu-utils", "sysbench", "libaio1", "libaio-dev"] {
-        assert_eq!(
-            chroot.status(package),
-            "installed",
-            "{package} in the chroot"
+    (Chroot::open(&dir, &cache, suite), tarball)
+}
+
+/// The chroot the built packages are checked, installed and run in, under
+/// target/debian-package/test-chroot: the build chroot plus TEST_PACKAGES,
+/// cached as a tarball of its own (named after the build chroot's and the
+/// package list).
+fn test_chroot(work: &Path, suite: &str, clock: &Clock, build_tarball: &Path) -> Chroot {
+    let cache = work.join("cache");
+    let what = format!("{}\n{TEST_PACKAGES}", build_tarball.display());
+    let tarball = cached_tarball(&cache, &format!("{suite}-test"), &what);
+    let dir = work.join("test-chroot");
+    remove_tree(&dir);
+    if tarball.exists() {
+        clock.step("unpack the test chroot", || unpack(&tarball, &dir));
+    } else {
+        clock.step(
+            &format!("make the test chroot: apt-get install {TEST_PACKAGES} (once; cached)"),
+            || {
+                unpack(build_tarball, &dir);
+                {
+                    let chroot = Chroot::open(&dir, &cache, suite);
+                    chroot.apt(
+                        &format!("install {TEST_PACKAGES}"),
+                        &work.join("test-chroot-apt.log"),
+                    );
+                }
+                pack(&dir, &tarball);
+            },
         );
     }
-    chroot
+    Chroot::open(&dir, &cache, suite)
 }
 
 /// A package that depends on what ours provide, with the versions Debian's
@@ -998,11 +1195,30 @@ const LIBAIO_FUNCTIONS: [&str; 10] = [
     "io_queue_wait",
 ];
 
+/// The libaio SONAME a program of the chroot needs (`readelf -d`).
+fn libaio_needed(chroot: &Chroot, program: &str) -> String {
+    let out = check(Command::new("readelf").arg("-d").arg(chroot.path(program)));
+    let needed: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("(NEEDED)"))
+        .filter_map(|l| l.split_once('[')?.1.split_once(']').map(|(name, _)| name))
+        .filter(|name| name.starts_with("libaio.so"))
+        .collect();
+    assert_eq!(needed.len(), 1, "{program} needs {needed:?}");
+    needed[0].to_owned()
+}
+
 /// Asserts that `LD_DEBUG=bindings` output left in the chroot's
-/// /tmp/ld-debug.* shows `program`'s io_submit bound to the installed
-/// libaio.so.1 (the file of our package), and nothing else of libaio's
-/// elsewhere.
-fn assert_bound_to_installed(chroot: &Chroot, program: &str, multiarch: &str) {
+/// /tmp/ld-debug.* shows `program`'s io_submit and `also` bound to the
+/// installed `soname`, and nothing else of libaio's elsewhere. Returns the
+/// path the dynamic linker bound them to.
+fn assert_bound_to_installed(
+    chroot: &Chroot,
+    program: &str,
+    also: &[&str],
+    multiarch: &str,
+    soname: &str,
+) -> String {
     let mut debug = String::new();
     for entry in fs::read_dir(chroot.path("/tmp")).unwrap() {
         let path = entry.unwrap().path();
@@ -1015,6 +1231,8 @@ fn assert_bound_to_installed(chroot: &Chroot, program: &str, multiarch: &str) {
             debug += &fs::read_to_string(&path).unwrap();
         }
     }
+    // "binding file fio [0] to /lib/x86_64-linux-gnu/libaio.so.1t64 [0]:
+    // normal symbol `io_submit' [LIBAIO_0.1]"
     let needle = format!("binding file {program} [0] to ");
     let bindings: Vec<(String, String)> = debug
         .lines()
@@ -1027,28 +1245,48 @@ fn assert_bound_to_installed(chroot: &Chroot, program: &str, multiarch: &str) {
                 .then(|| (lib.to_owned(), symbol.to_owned()))
         })
         .collect();
-    assert!(
-        bindings.iter().any(|(_, s)| s == "io_submit"),
-        "LD_DEBUG=bindings shows no binding of {program}'s io_submit"
-    );
+    for symbol in std::iter::once(&"io_submit").chain(also) {
+        assert!(
+            bindings.iter().any(|(_, s)| s == symbol),
+            "LD_DEBUG=bindings shows no binding of {program}'s {symbol}:\n{}",
+            debug
+                .lines()
+                .filter(|l| l.contains("libaio"))
+                .take(40)
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+    let installed = [
+        format!("/usr/lib/{multiarch}/{soname}"),
+        format!("/lib/{multiarch}/{soname}"),
+    ];
     for (lib, symbol) in &bindings {
         assert!(
-            lib == &format!("/usr/lib/{multiarch}/libaio.so.1")
-                || lib == &format!("/lib/{multiarch}/libaio.so.1"),
-            "{program}'s {symbol} is bound to {lib}, not the installed libaio.so.1"
+            installed.contains(lib),
+            "{program}'s {symbol} is bound to {lib}, not the installed {soname}"
         );
     }
     println!(
-        "{program}: {} io_* bindings, all to the installed libaio.so.1",
+        "{program}: {} io_* bindings, all to the installed {soname}",
         bindings.len()
     );
+    bindings[0].0.clone()
 }
 
-/// Installs our packages into the chroot and runs fio there on them.
-fn install_and_run(chroot: &Chroot, build: &Build, work: &Path, clock: &Clock) {
+/// Installs our packages into the chroot in place of Debian's libaio (fio,
+/// qemu-utils, sysbench and libaio-dev are there), and runs programs on
+/// them. `dev_soname` is where Debian's libaio-dev pointed libaio.so.
+fn install_and_run(chroot: &Chroot, build: &Build, work: &Path, clock: &Clock, dev_soname: &str) {
     let multiarch = check(Command::new("dpkg-architecture").arg("-qDEB_HOST_MULTIARCH"))
         .trim()
         .to_owned();
+    // The library Debian's programs of this release are linked against,
+    // and the packages (Debian's, ours) that hold it.
+    let soname = libaio_needed(chroot, "/usr/bin/fio");
+    let (file, ours) = dev_library(&soname);
+    let theirs = PACKAGES.iter().find(|(o, _)| *o == ours).unwrap().1;
+    assert_eq!(chroot.status(theirs), "installed", "Debian's {theirs}");
     let debs_dir = chroot.path("/tmp/debs");
     fs::create_dir_all(&debs_dir).unwrap();
     let mut inside = Vec::new();
@@ -1059,10 +1297,10 @@ fn install_and_run(chroot: &Chroot, build: &Build, work: &Path, clock: &Clock) {
         inside.push(format!("/tmp/debs/{name}"));
     }
 
-    // apt, as a user would: it must remove Debian's libaio1 and libaio-dev
-    // (plain `dpkg -i` stops at libaio-dev's `libaio1 (= 0.3.113-4)`
-    // unless given --auto-deconfigure) and nothing else.
-    clock.step("apt-get install our packages (in the chroot)", || {
+    // apt, as a user would: it must remove Debian's libaio and libaio-dev
+    // (plain `dpkg -i` stops at libaio-dev's exact dependency on its own
+    // libaio unless given --auto-deconfigure) and nothing else.
+    clock.step("apt-get install our packages (in the test chroot)", || {
         let script = format!(
             "apt-get -q -y --no-install-recommends install {}",
             inside.join(" ")
@@ -1078,7 +1316,7 @@ fn install_and_run(chroot: &Chroot, build: &Build, work: &Path, clock: &Clock) {
             .collect();
         assert_eq!(
             removed,
-            BTreeSet::from(["libaio-dev", "libaio1"]),
+            BTreeSet::from(["libaio-dev", theirs]),
             "what apt removed:\n{out}"
         );
     });
@@ -1086,11 +1324,23 @@ fn install_and_run(chroot: &Chroot, build: &Build, work: &Path, clock: &Clock) {
         assert_eq!(chroot.status(ours), "installed", "{ours}");
         assert_eq!(chroot.status(theirs), "not-installed", "{theirs}");
     }
-    assert_eq!(chroot.status("fio"), "installed", "fio");
+    for program in ["fio", "qemu-utils", "sysbench"] {
+        assert_eq!(chroot.status(program), "installed", "{program}");
+    }
     // Nothing broken, nothing half-configured.
     chroot.sh(60, "apt-get -q check");
     let audit = chroot.sh(60, "dpkg --audit");
     assert!(audit.trim().is_empty(), "dpkg --audit: {audit}");
+    // libaio.so points where Debian's libaio-dev pointed it.
+    let link = chroot
+        .sh(60, &format!("readlink /usr/lib/{multiarch}/libaio.so"))
+        .trim()
+        .to_owned();
+    assert_eq!(
+        link,
+        dev_library(dev_soname).0,
+        "libaio.so of libaio-rs-dev"
+    );
 
     // A package that wants Debian's libaio1, libaio1t64 and libaio-dev.
     let dependent = dependent_package(&work.join("dependent"));
@@ -1132,73 +1382,20 @@ fn install_and_run(chroot: &Chroot, build: &Build, work: &Path, clock: &Clock) {
             "fio printed no `{expected}`:\n{fio}"
         );
     }
-
-    // Which file fio's io_submit and io_getevents were bound to.
-    let mut debug = String::new();
-    for entry in fs::read_dir(chroot.path("/tmp")).unwrap() {
-        let path = entry.unwrap().path();
-        if path
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .starts_with("ld-debug.")
-        {
-            debug += &fs::read_to_string(&path).unwrap();
-        }
-    }
-    // "binding file fio [0] to /lib/x86_64-linux-gnu/libaio.so.1 [0]:
-    // normal symbol `io_submit' [LIBAIO_0.1]"
-    let bindings: Vec<(String, String)> = debug
-        .lines()
-        .filter_map(|line| {
-            let rest = line.split_once("binding file fio [0] to ")?.1;
-            let (lib, rest) = rest.split_once(" [")?;
-            let symbol = rest.split_once(": normal symbol `")?.1.split_once('\'')?.0;
-            LIBAIO_FUNCTIONS
-                .contains(&symbol)
-                .then(|| (lib.to_owned(), symbol.to_owned()))
-        })
-        .collect();
-    for symbol in ["io_submit", "io_getevents"] {
-        assert!(
-            bindings.iter().any(|(_, s)| s == symbol),
-            "LD_DEBUG=bindings shows no binding of fio's {symbol}:\n{}",
-            debug
-                .lines()
-                .filter(|l| l.contains("libaio"))
-                .take(40)
-                .collect::<Vec<_>>()
-                .join("\n")
-        );
-    }
-    let bound_to: BTreeSet<String> = bindings.iter().map(|(lib, _)| lib.clone()).collect();
-    let symbols: BTreeSet<&str> = bindings.iter().map(|(_, s)| s.as_str()).collect();
-    println!("fio's {symbols:?} are bound to {bound_to:?}");
-    let bound_to: Vec<String> = bound_to.into_iter().collect();
-    assert_eq!(bound_to.len(), 1, "fio bound to several libraries");
-    let bound = &bound_to[0];
-    assert!(
-        bound == &format!("/usr/lib/{multiarch}/libaio.so.1")
-            || bound == &format!("/lib/{multiarch}/libaio.so.1"),
-        "fio bound to {bound}, not the installed libaio.so.1"
-    );
+    let bound = assert_bound_to_installed(chroot, "fio", &["io_getevents"], &multiarch, &soname);
     // That file, links resolved, is the one in our package, byte for byte.
     let real = chroot
         .sh(60, &format!("readlink -f {bound}"))
         .trim()
         .to_owned();
-    assert_eq!(real, format!("/usr/lib/{multiarch}/libaio.so.1.0.2"));
+    assert_eq!(real, format!("/usr/lib/{multiarch}/{file}"));
     let owner = chroot.sh(60, &format!("dpkg -S {real}"));
     assert!(
-        owner.starts_with("libaio-rs1:"),
+        owner.starts_with(&format!("{ours}:")),
         "{real} belongs to {owner}"
     );
     let installed = sha256(&chroot.path(&real));
-    let packaged = sha256(
-        &build
-            .unpacked("libaio-rs1")
-            .join(real.trim_start_matches('/')),
-    );
+    let packaged = sha256(&build.unpacked(ours).join(real.trim_start_matches('/')));
     println!("{real} in the chroot: sha256 {installed} (the package's: {packaged})");
     assert_eq!(
         installed, packaged,
@@ -1207,7 +1404,7 @@ fn install_and_run(chroot: &Chroot, build: &Build, work: &Path, clock: &Clock) {
 
     // The same for qemu-img, whose native AIO reads completions from the ring
     // itself, and sysbench's asynchronous file I/O; both verify their data.
-    let qemu = clock.step("qemu-img convert with aio=native (in the chroot)", || {
+    let qemu = clock.step("qemu-img convert with aio=native (in the test chroot)", || {
         let opts = |file: &str| {
             format!(
                 "driver=raw,file.driver=file,file.filename={file},file.aio=native,cache.direct=on"
@@ -1228,9 +1425,9 @@ fn install_and_run(chroot: &Chroot, build: &Build, work: &Path, clock: &Clock) {
         )
     });
     assert!(qemu.contains("copied"), "{qemu}");
-    assert_bound_to_installed(chroot, "qemu-img", &multiarch);
+    assert_bound_to_installed(chroot, "qemu-img", &[], &multiarch, &soname);
     let sysbench = clock.step(
-        "sysbench fileio async direct, validated (in the chroot)",
+        "sysbench fileio async direct, validated (in the test chroot)",
         || {
             chroot.sh(
                 300,
@@ -1253,52 +1450,159 @@ fn install_and_run(chroot: &Chroot, build: &Build, work: &Path, clock: &Clock) {
         !sysbench.contains("FATAL") && events == Some("2000"),
         "sysbench:\n{sysbench}"
     );
-    assert_bound_to_installed(chroot, "sysbench", &multiarch);
+    assert_bound_to_installed(chroot, "sysbench", &[], &multiarch, &soname);
+}
 
-    // Multi-Arch: same: the packages' instances for another architecture
-    // install beside these (each Conflicts with a name both provide, and
-    // their files in shared paths must be the same). Relabelled copies are
-    // enough for dpkg and apt to check that.
-    clock.step(
-        "Multi-Arch: same, a second architecture (in the chroot)",
-        || {
-            let native = arch();
-            let foreign = if native == "i386" { "amd64" } else { "i386" };
-            let debs = foreign_instances(build, &work.join("foreign"), foreign);
-            let mut names = Vec::new();
-            for deb in &debs {
-                let name = deb.file_name().unwrap().to_string_lossy().into_owned();
-                fs::copy(deb, debs_dir.join(&name)).unwrap();
-                names.push(format!("/tmp/debs/{name}"));
-            }
-            chroot.sh(60, &format!("dpkg --add-architecture {foreign}"));
-            chroot.sh(120, &format!("dpkg -i {}", names.join(" ")));
-            chroot.sh(60, "apt-get -q check");
-            for (ours, _) in PACKAGES {
-                for a in [native.as_str(), foreign] {
-                    assert_eq!(
-                        chroot.status(&format!("{ours}:{a}")),
-                        "installed",
-                        "{ours}:{a}"
-                    );
-                }
-            }
-        },
+/// autopkgtest, inside the chroot (the `null` server), over the source
+/// package and our .deb files of a build in the chroot at `build_root`:
+/// debian/tests must pass, and the C programs built against libaio-rs-dev
+/// must need `dev_soname`.
+fn autopkgtest(chroot: &Chroot, build: &Build, build_root: &Path, dev_soname: &str) {
+    // The builds' /build is mounted at the same place in the test chroot.
+    let inside = |path: &Path| {
+        format!(
+            "/{}",
+            path.strip_prefix(build_root).unwrap().to_string_lossy()
+        )
+    };
+    let dsc = fs::read_dir(&build.out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "dsc"))
+        .expect("the build made no .dsc");
+    let mut args = vec![inside(&dsc)];
+    args.extend(PACKAGES.iter().map(|(p, _)| inside(build.deb(p))));
+    let log = build.out.join("autopkgtest.log");
+    let script = format!(
+        "autopkgtest {} -- null; echo \"autopkgtest exit status $?\"",
+        args.join(" ")
     );
+    check_logged(&mut chroot.command(1200, &["sh", "-c", &script]), &log);
+    let text = fs::read_to_string(&log).unwrap();
+    let summary: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.contains("@@@@@@@@@@@@@@@@@@@@ summary"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("autopkgtest ["))
+        .collect();
+    println!("autopkgtest:\n{}", summary.join("\n"));
+    let results: BTreeMap<&str, &str> = summary
+        .iter()
+        .filter_map(|l| {
+            let mut words = l.split_whitespace();
+            Some((words.next()?, words.next()?))
+        })
+        .collect();
+    assert_eq!(
+        results,
+        BTreeMap::from([("c-programs", "PASS"), ("unit-tests", "PASS")]),
+        "autopkgtest (see {})",
+        log.display()
+    );
+    assert!(
+        text.contains("autopkgtest exit status 0"),
+        "autopkgtest failed: {}",
+        log.display()
+    );
+    let needs = format!("linked with -laio (needs {dev_soname}): passed");
+    assert!(
+        text.contains(&format!("real_io, {needs}")),
+        "no `real_io, {needs}` in {}",
+        log.display()
+    );
+}
+
+/// Multi-Arch: same: the packages' instances for another architecture
+/// install beside these (each Conflicts with a name both provide, and their
+/// files in shared paths must be the same). Relabelled copies are enough
+/// for dpkg and apt to check that.
+fn multi_arch_same(chroot: &Chroot, build: &Build, work: &Path) {
+    let native = arch();
+    let foreign = if native == "i386" { "amd64" } else { "i386" };
+    let debs = foreign_instances(build, &work.join("foreign"), foreign);
+    let debs_dir = chroot.path("/tmp/debs");
+    fs::create_dir_all(&debs_dir).unwrap();
+    let mut names = Vec::new();
+    for deb in &debs {
+        let name = deb.file_name().unwrap().to_string_lossy().into_owned();
+        fs::copy(deb, debs_dir.join(&name)).unwrap();
+        names.push(format!("/tmp/debs/{name}"));
+    }
+    chroot.sh(60, &format!("dpkg --add-architecture {foreign}"));
+    chroot.sh(120, &format!("dpkg -i {}", names.join(" ")));
+    chroot.sh(60, "apt-get -q check");
+    for (ours, _) in PACKAGES {
+        for a in [native.as_str(), foreign] {
+            assert_eq!(
+                chroot.status(&format!("{ours}:{a}")),
+                "installed",
+                "{ours}:{a}"
+            );
+        }
+    }
+}
+
+/// The NEEDED entries of a shared object.
+fn needed(lib: &Path) -> Vec<String> {
+    check(Command::new("readelf").arg("-d").arg(lib))
+        .lines()
+        .filter(|l| l.contains("(NEEDED)"))
+        .filter_map(|l| Some(l.split_once('[')?.1.split_once(']')?.0.to_owned()))
+        .collect()
+}
+
+/// Both shared objects of a build need libc.so.6 alone.
+fn assert_only_libc_needed(build: &Build, multiarch: &str, what: &str) {
+    for (package, file) in [
+        ("libaio-rs1", "libaio.so.1.0.2"),
+        ("libaio-rs1t64", "libaio.so.1t64.0.2"),
+    ] {
+        let lib = build
+            .unpacked(package)
+            .join(format!("usr/lib/{multiarch}/{file}"));
+        let needed = needed(&lib);
+        println!("{what}: {file} needs {needed:?}");
+        assert_eq!(needed, ["libc.so.6"], "NEEDED of {file} ({what})");
+    }
+}
+
+/// Where `libaio.so` of Debian's own libaio-dev points, as a SONAME: on the
+/// host (`root` = "/") or in a chroot.
+fn debian_dev_soname(root_dir: &Path, multiarch: &str) -> String {
+    let link = root_dir.join(format!("usr/lib/{multiarch}/libaio.so"));
+    let target = fs::read_link(&link).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}: Debian's libaio-dev is not installed there",
+            link.display()
+        )
+    });
+    let lib = link.parent().unwrap().join(target);
+    let out = check(Command::new("readelf").arg("-d").arg(&lib));
+    out.lines()
+        .find(|l| l.contains("(SONAME)"))
+        .and_then(|l| Some(l.split_once('[')?.1.split_once(']')?.0.to_owned()))
+        .unwrap_or_else(|| panic!("{} has no SONAME", lib.display()))
 }
 
 // ---------------------------------------------------------------------------
 
 #[test]
-fn debian_packages_build_reproducibly_pass_lintian_and_replace_libaio_in_a_chroot() {
+fn debian_packages_build_offline_in_a_release_chroot_pass_lintian_and_replace_libaio() {
     // SAFETY: geteuid has no preconditions and cannot fail.
     let euid = unsafe { libc::geteuid() };
     assert_eq!(
         euid, 0,
-        "this test needs root: debootstrap, chroot and mount (run `cargo test --test \
+        "this test needs root: debootstrap, chroot, mount and unshare (run `cargo test --test \
          debian_package` as root)"
     );
-    for tool in ["git", "dpkg-buildpackage", "dh", "lintian", "debootstrap"] {
+    for tool in [
+        "git",
+        "dpkg-buildpackage",
+        "dh",
+        "debootstrap",
+        "unshare",
+        "readelf",
+    ] {
         assert!(
             Command::new("sh")
                 .args(["-c", &format!("command -v {tool}")])
@@ -1308,44 +1612,88 @@ fn debian_packages_build_reproducibly_pass_lintian_and_replace_libaio_in_a_chroo
             "{tool} is missing: run scripts/test-deps"
         );
     }
+    let suite = suite();
     let work = work_dir();
     fs::create_dir_all(&work).unwrap();
     unmount_below(&work);
     let clock = Clock::new();
-    let no_check_builddeps = !rustc_is_debian();
-    if no_check_builddeps {
-        println!(
-            "rustc is not Debian's (rustup?): dpkg-buildpackage -d skips the Build-Depends check"
-        );
-    }
     let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let multiarch = check(Command::new("dpkg-architecture").arg("-qDEB_HOST_MULTIARCH"))
+        .trim()
+        .to_owned();
 
     std::thread::scope(|scope| {
-        // The chroot, beside the builds: mostly network and dpkg.
-        let chroot = scope.spawn(|| prepare_chroot(&work, &clock));
+        // The vendored route on the host, beside the chroots' work.
+        let host = scope.spawn(|| {
+            clock.step(
+                "dpkg-buildpackage -P pkg.libaio-rs.vendor (on the host)",
+                || build_vendored_on_host(&work.join("host"), jobs),
+            )
+        });
 
-        // Two builds of two copies, in differently named directories: with
-        // the unit tests, then with nocheck.
-        let one = clock.step("dpkg-buildpackage (copy one, with the unit tests)", || {
-            build(
-                &work.join("one"),
-                "libaio-rs",
-                &format!("parallel={jobs}"),
-                no_check_builddeps,
-            )
-        });
-        let two = clock.step("dpkg-buildpackage (copy two, nocheck)", || {
-            build(
-                &work.join("build-two/nested"),
-                "another-tree",
-                &format!("nocheck parallel={jobs}"),
-                no_check_builddeps,
-            )
-        });
+        let (build_chroot, build_tarball) = build_chroot(&work, &suite, &clock);
+        // The chroot of the checks after the build, made beside the builds.
+        let test_chroot = {
+            let (work, suite, clock, tarball) = (&work, &suite, &clock, build_tarball.clone());
+            scope.spawn(move || test_chroot(work, suite, clock, &tarball))
+        };
+
+        // The builds run without network: only the loopback interface.
+        let interfaces = check(&mut build_chroot.offline_command(60, &["cat", "/proc/net/dev"]));
+        let names: Vec<&str> = interfaces
+            .lines()
+            .skip(2)
+            .filter_map(|l| l.split(':').next())
+            .map(str::trim)
+            .collect();
+        assert_eq!(names, ["lo"], "the network the builds see");
+        // The libc crate the release packages (librust-libc-dev).
+        let packaged_libc: Vec<String> =
+            fs::read_dir(build_chroot.path("/usr/share/cargo/registry"))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter_map(|name| name.strip_prefix("libc-").map(str::to_owned))
+                .collect();
+        assert_eq!(packaged_libc.len(), 1, "libc crates: {packaged_libc:?}");
+        let rustc = build_chroot.sh(60, "rustc --version");
+        println!("{suite}: {}, libc crate {}", rustc.trim(), packaged_libc[0]);
+
+        // Two builds of two copies, in differently named directories: the
+        // source package and the binaries with the unit tests, then the
+        // binaries alone with nocheck.
+        let one = clock.step(
+            &format!("dpkg-buildpackage, offline, in {suite} (copy one, with the unit tests)"),
+            || {
+                build_in_chroot(
+                    &build_chroot,
+                    "one",
+                    "libaio-rs",
+                    "",
+                    &format!("parallel={jobs}"),
+                )
+            },
+        );
+        let two = clock.step(
+            &format!("dpkg-buildpackage -b, offline, in {suite} (copy two, nocheck)"),
+            || {
+                build_in_chroot(
+                    &build_chroot,
+                    "build-two/nested",
+                    "another-tree",
+                    "-b",
+                    &format!("nocheck parallel={jobs}"),
+                )
+            },
+        );
         let log_one = fs::read_to_string(one.out.join("build.log")).unwrap();
         let log_two = fs::read_to_string(two.out.join("build.log")).unwrap();
         assert!(
-            log_one.contains("cargo test --frozen --lib"),
+            log_one.contains(&format!("Compiling libc v{}", packaged_libc[0])),
+            "the build did not use the release's libc crate {}",
+            packaged_libc[0]
+        );
+        assert!(
+            log_one.contains("cargo test --offline --lib") && log_one.contains("test result: ok."),
             "the build without nocheck ran no unit tests"
         );
         for (log, name) in [(&log_one, "one"), (&log_two, "two")] {
@@ -1358,12 +1706,10 @@ fn debian_packages_build_reproducibly_pass_lintian_and_replace_libaio_in_a_chroo
             !log_two.contains("cargo test"),
             "the nocheck build ran the unit tests"
         );
+        assert_only_libc_needed(&one, &multiarch, &format!("{suite}, {}", rustc.trim()));
 
         // Reproducible: the same libraries, and the same .deb files.
         clock.step("compare the two builds", || {
-            let multiarch = check(Command::new("dpkg-architecture").arg("-qDEB_HOST_MULTIARCH"))
-                .trim()
-                .to_owned();
             for (package, file) in [
                 ("libaio-rs1", "libaio.so.1.0.2"),
                 ("libaio-rs1t64", "libaio.so.1t64.0.2"),
@@ -1383,52 +1729,64 @@ fn debian_packages_build_reproducibly_pass_lintian_and_replace_libaio_in_a_chroo
             }
         });
 
-        clock.step("lintian", || {
-            let binary = lintian(&one.changes, true);
-            println!("lintian {}:\n{binary}", one.changes.display());
-            // The source package too, for information: it is not built by
-            // `dpkg-buildpackage -b` (dpkg-source -b on a fresh copy).
-            let source_out = work.join("source");
-            remove_tree(&source_out);
-            let tree = source_out.join("libaio-rs");
-            fs::create_dir_all(&tree).unwrap();
-            copy_tree(&tree);
-            check(
-                clean_command("dpkg-source")
-                    .arg("-b")
-                    .arg("libaio-rs")
-                    .current_dir(&source_out),
-            );
-            let dsc = fs::read_dir(&source_out)
-                .unwrap()
-                .map(|e| e.unwrap().path())
-                .find(|p| p.extension().is_some_and(|e| e == "dsc"))
-                .expect("dpkg-source made no .dsc");
-            println!(
-                "lintian {} (not checked):\n{}",
-                dsc.display(),
-                lintian(&dsc, false)
-            );
-        });
-
-        let version = changelog(&one.tree, "Version");
-        let provided = format!("{}+rs{version}", interface_version(&one.tree));
-        let multiarch = check(Command::new("dpkg-architecture").arg("-qDEB_HOST_MULTIARCH"))
-            .trim()
-            .to_owned();
-        clock.step("check the packages' contents", || {
-            check_contents(&one, &multiarch, &provided, &version)
-        });
-
-        let chroot = chroot
+        // The rest runs in the test chroot, which sees the builds' /build.
+        let mut chroot = test_chroot
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        install_and_run(&chroot, &one, &work, &clock);
-        // Unmount, then remove the chroot and the build trees (they are
+        chroot.bind(&build_chroot.path("/build"), "/build");
+
+        // lintian of the release over the source package and the binaries,
+        // beside the installation and the programs (it only reads).
+        let dev_soname = std::thread::scope(|inner| {
+            let lintian = inner.spawn(|| {
+                clock.step(&format!("lintian of {suite} (in the test chroot)"), || {
+                    lintian_in(&chroot, &one, &suite)
+                })
+            });
+
+            // Our packages' contents, with libaio.so where Debian's points.
+            let dev_soname = debian_dev_soname(&chroot.dir, &multiarch);
+            println!("{suite}: Debian's libaio-dev links programs against {dev_soname}");
+            let version = changelog(&one.tree, "Version");
+            let provided = format!("{}+rs{version}", interface_version(&one.tree));
+            clock.step("check the packages' contents", || {
+                check_contents(&one, &multiarch, &provided, &version, &dev_soname)
+            });
+
+            install_and_run(&chroot, &one, &work, &clock, &dev_soname);
+            clock.step("autopkgtest (null, in the test chroot)", || {
+                autopkgtest(&chroot, &one, &build_chroot.dir, &dev_soname)
+            });
+            clock.step(
+                "Multi-Arch: same, a second architecture (in the test chroot)",
+                || multi_arch_same(&chroot, &one, &work),
+            );
+            lintian
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            dev_soname
+        });
+        println!("{suite}: libaio-rs-dev links programs against {dev_soname}");
+        let version = changelog(&one.tree, "Version");
+        let provided = format!("{}+rs{version}", interface_version(&one.tree));
+
+        // The vendored route: the host's release decides libaio.so as
+        // Debian's libaio-dev there does.
+        let host = host
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        let host_soname = debian_dev_soname(Path::new("/"), &multiarch);
+        clock.step("check the vendored build's contents", || {
+            check_contents(&host, &multiarch, &provided, &version, &host_soname)
+        });
+        assert_only_libc_needed(&host, &multiarch, "vendored, on the host");
+
+        // Unmount, then remove the chroots and the build trees (they are
         // big); all are kept when a step failed. The .deb files and the
-        // logs stay.
+        // logs stay, in target/debian-package/host.
         drop(chroot);
-        for dir in [work.join("chroot"), one.tree, two.tree, work.join("source")] {
+        drop(build_chroot);
+        for dir in [work.join("test-chroot"), work.join("chroot"), host.tree] {
             remove_tree(&dir);
         }
     });

@@ -4,11 +4,12 @@
 //! broken invariant of the harness or hang fails the test, which prints
 //! scripts/fuzz's report (the input, and how to replay it).
 //!
-//! Needs the nightly toolchain (cargo-fuzz builds with `-Zsanitizer`);
-//! without one the tests fail and say so. cargo-fuzz itself is installed
-//! with `cargo install cargo-fuzz --locked` when it is missing. The fuzzing
-//! time is `LIBAIO_RS_FUZZ_SECONDS` (default 45), shared by the two targets;
-//! the first build takes a few minutes more.
+//! Needs the nightly toolchain (cargo-fuzz builds with `-Zsanitizer`) and
+//! cargo-fuzz, so `cargo test` leaves it out (`test = false` in Cargo.toml):
+//! `make fuzz` installs both when missing and runs it (CI does, beside `make
+//! check`). Without them the tests fail and say so. The fuzzing time is
+//! `LIBAIO_RS_FUZZ_SECONDS` (default 45), shared by the two targets; the
+//! first build takes a few minutes more.
 
 use std::ffi::OsStr;
 use std::path::Path;
@@ -56,32 +57,17 @@ fn nightly_available() -> bool {
     succeeds(clean_command("cargo").args(["+nightly", "--version"]))
 }
 
-/// Installs cargo-fuzz when `cargo fuzz` is missing.
-fn ensure_cargo_fuzz() {
-    if succeeds(clean_command("cargo").args(["+nightly", "fuzz", "--version"])) {
-        return;
-    }
-    println!("cargo-fuzz is missing: running `cargo install cargo-fuzz --locked`");
-    let status = clean_command("cargo")
-        .args(["install", "cargo-fuzz", "--locked"])
-        .status()
-        .expect("run cargo install");
-    assert!(status.success(), "cargo install cargo-fuzz --locked failed");
-    assert!(
-        succeeds(clean_command("cargo").args(["+nightly", "fuzz", "--version"])),
-        "cargo fuzz still does not run after installing cargo-fuzz"
-    );
-}
-
-/// Takes the lock and checks the tools (a missing nightly toolchain fails
-/// the test: the fuzzing run is part of `make check`).
+/// Takes the lock and checks the tools (missing ones fail the test).
 fn prepare() -> Option<std::sync::MutexGuard<'static, ()>> {
     let guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     assert!(
         nightly_available(),
-        "no nightly toolchain (rustup toolchain install nightly), which cargo-fuzz needs"
+        "no nightly toolchain, which cargo-fuzz needs: run `make fuzz`, which installs it"
     );
-    ensure_cargo_fuzz();
+    assert!(
+        succeeds(clean_command("cargo").args(["+nightly", "fuzz", "--version"])),
+        "cargo-fuzz is missing: run `make fuzz`, which installs it"
+    );
     Some(guard)
 }
 

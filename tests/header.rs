@@ -16,6 +16,8 @@
 //!   cross compilers compile it too.
 //! - Self-tests make sure the comparisons do catch a modified header, and
 //!   that the table knows every type and enumerator of the system header.
+//! - The checked-in header is what tools/header (cbindgen) generates from the
+//!   Rust definitions now.
 //!
 //! Every compiler sees a private copy of the system header (never
 //! /usr/include itself), and the cross compilers see only their own libc
@@ -1237,5 +1239,60 @@ fn the_table_knows_every_type_of_the_system_header() {
     assert!(
         missing.is_empty(),
         "tests/header.rs does not measure: {missing:?}"
+    );
+}
+
+/// `tools/header --check FILE` (cbindgen over this crate, in a crate of its
+/// own, which the library does not depend on), with the cargo settings of
+/// this test run removed.
+fn header_tool_check(file: &Path) -> Output {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut cmd = Command::new(env!("CARGO"));
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if (key.starts_with("CARGO") && key != "CARGO_HOME")
+            || (key.starts_with("RUST") && !key.starts_with("RUSTUP"))
+            || key.contains("MAKEFLAGS")
+        {
+            cmd.env_remove(key.as_ref());
+        }
+    }
+    cmd.args(["run", "--quiet", "--locked", "--manifest-path"])
+        .arg(root.join("tools/header/Cargo.toml"))
+        .args(["--", "--check"])
+        .arg(file)
+        .env(
+            "CARGO_TARGET_DIR",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("header-tool"),
+        );
+    tool(&mut cmd)
+}
+
+/// The checked-in include/libaio.h is what cbindgen makes from the Rust
+/// definitions now (`make header` regenerates it), and the check does see a
+/// header that differs by one line.
+#[test]
+fn checked_in_header_is_current() {
+    let checked_in = Path::new(env!("CARGO_MANIFEST_DIR")).join("include/libaio.h");
+    let out = header_tool_check(&checked_in);
+    assert!(
+        out.status.success(),
+        "include/libaio.h is stale: run `make header` and commit the result\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let text = std::fs::read_to_string(&checked_in).unwrap();
+    let edited = text.replacen("int io_setup(", "int io_setup (", 1);
+    assert_ne!(edited, text, "no io_setup prototype in include/libaio.h");
+    let scratch = Path::new(env!("CARGO_TARGET_TMPDIR")).join("header-stale");
+    std::fs::create_dir_all(&scratch).unwrap();
+    let stale = scratch.join("libaio.h");
+    std::fs::write(&stale, edited).unwrap();
+    let out = header_tool_check(&stale);
+    std::fs::remove_dir_all(&scratch).unwrap();
+    assert!(
+        !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("is stale"),
+        "a header edited by hand passed the check: {out:?}"
     );
 }

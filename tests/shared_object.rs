@@ -119,6 +119,65 @@ fn soname_and_dependencies() {
     assert!(values("TEXTREL").is_empty(), "no text relocations");
 }
 
+/// Code that the library does not use can still name libgcc_s's unwinder:
+/// compiler-rt's personality routine, which Debian's compiler_builtins
+/// holds, does. Linked the Makefile's way beside such code (here one C
+/// function, handed to the link through LDFLAGS), both shared objects must
+/// still need libc.so.6 alone, whichever toolchain built the crate.
+#[test]
+fn unused_references_to_the_unwinder_add_no_dependency() {
+    let scratch = scratch_dir("unwinder-reference");
+    let source = scratch.join("unused.c");
+    std::fs::write(
+        &source,
+        "#include <unwind.h>\n\
+         _Unwind_Ptr libaio_rs_test_unused(struct _Unwind_Context *c);\n\
+         _Unwind_Ptr libaio_rs_test_unused(struct _Unwind_Context *c)\n\
+         { return _Unwind_GetIP(c); }\n",
+    )
+    .unwrap();
+    let object = scratch.join("unused.o");
+    run_ok(
+        Command::new("cc")
+            .args([
+                "-c",
+                "-fPIC",
+                "-ffunction-sections",
+                "-Wall",
+                "-Werror",
+                "-o",
+            ])
+            .arg(&object)
+            .arg(&source),
+    );
+    let undefined = run_ok(Command::new("nm").arg("-u").arg(&object));
+    assert!(
+        String::from_utf8_lossy(&undefined.stdout).contains("_Unwind_GetIP"),
+        "the object names no _Unwind_GetIP"
+    );
+    libdir();
+    let build = scratch.join("build");
+    let mut make = make();
+    make.arg(format!("BUILD={}", build.display()))
+        .arg(format!("LDFLAGS={}", object.display()))
+        .arg(build.join("lib/libaio.so.1.0.2"))
+        .arg(build.join("lib/libaio.so.1t64.0.2"));
+    run_ok(&mut make);
+    for file in ["libaio.so.1.0.2", "libaio.so.1t64.0.2"] {
+        let needed: Vec<String> = dynamic(&build.join("lib").join(file))
+            .into_iter()
+            .filter(|(tag, _)| tag == "NEEDED")
+            .map(|(_, value)| value)
+            .collect();
+        assert_eq!(
+            needed,
+            ["Shared library: [libc.so.6]"],
+            "{file}, linked beside code naming _Unwind_GetIP"
+        );
+    }
+    std::fs::remove_dir_all(&scratch).unwrap();
+}
+
 #[test]
 fn no_rust_runtime_inside() {
     let out = run_ok(
