@@ -1,13 +1,18 @@
 //! Creating and destroying contexts, keeping the registry of live rings in
-//! step with the kernel.
+//! step with the kernel, and the calls that only need to know which backend
+//! serves a context (see `backend`): io_submit, io_cancel.
 
-use core::ffi::c_int;
+use core::ffi::{c_int, c_long};
 
-use crate::abi::io_context_t;
+use crate::abi::{io_context_t, io_event, iocb};
+use crate::backend::{self, Backend};
 use crate::registry;
 use crate::sys::{self, Errno, SysResult};
+use crate::uring;
 
-/// io_setup(2), then records the new ring as live.
+/// io_setup(2): a context served by io_uring if the process asked for it
+/// and io_uring can serve it (see `backend`), by kernel AIO otherwise; the
+/// new context is recorded as live.
 ///
 /// # Safety
 ///
@@ -15,11 +20,20 @@ use crate::sys::{self, Errno, SysResult};
 /// checks it and answers `EFAULT` for a bad address.
 #[inline(always)]
 pub unsafe fn setup(maxevents: c_int, ctxp: *mut io_context_t) -> SysResult {
+    if backend::uring_wanted() {
+        // SAFETY: the caller's contract.
+        if let uring::Setup::Served(result) = unsafe { uring::setup(maxevents, ctxp) } {
+            return result;
+        }
+    }
     // SAFETY: the caller's contract.
     let ret = unsafe { sys::io_setup(maxevents, ctxp) }?;
     // SAFETY: the kernel has just stored the context there, so the address
     // is mapped; the kernel accepts an unaligned handle, so read it as one.
-    registry::insert(unsafe { ctxp.read_unaligned() } as usize);
+    registry::insert(
+        unsafe { ctxp.read_unaligned() } as usize,
+        core::ptr::null_mut(),
+    );
     Ok(ret)
 }
 
@@ -67,16 +81,52 @@ pub unsafe fn queue_init(maxevents: c_int, ctxp: *mut io_context_t) -> SysResult
 }
 
 /// Forgets the ring (waiting until no thread of this library can still be
-/// reading it), then io_destroy(2). Other threads may be inside any call on
-/// the context meanwhile: those that lose the race get the kernel's
-/// `EINVAL`.
+/// reading it), then io_destroy(2); or the io_uring backend's destruction.
+/// Other threads may be inside any call on the context meanwhile: those
+/// that lose the race get the kernel's `EINVAL`.
 ///
 /// # Safety
 ///
 /// None beyond the kernel's: it validates `ctx`.
 #[inline(always)]
 pub unsafe fn destroy(ctx: io_context_t) -> SysResult {
+    if let Backend::Uring(served) = backend::of(ctx) {
+        // SAFETY: the live context's state, protected by the guard given
+        // along.
+        return unsafe { uring::destroy(ctx as usize, served) };
+    }
     registry::remove(ctx as usize);
     // SAFETY: the caller's contract; the kernel validates ctx.
     unsafe { sys::io_destroy(ctx) }
+}
+
+/// io_submit(2), or the io_uring backend's.
+///
+/// # Safety
+///
+/// `iocbs` holds `nr` pointers to iocbs that stay valid, with their
+/// buffers, until their completions are reaped.
+#[inline(always)]
+pub unsafe fn submit(ctx: io_context_t, nr: c_long, iocbs: *mut *mut iocb) -> SysResult {
+    match backend::of_handle(ctx) {
+        // SAFETY: the caller's contract.
+        Backend::Uring(served) => unsafe { uring::submit::submit(served.uring(), nr, iocbs) },
+        // SAFETY: the caller's contract.
+        Backend::Kernel(_) => unsafe { sys::io_submit(ctx, nr, iocbs) },
+    }
+}
+
+/// io_cancel(2), or the io_uring backend's.
+///
+/// # Safety
+///
+/// `result` is NULL or has room for one event.
+#[inline(always)]
+pub unsafe fn cancel(ctx: io_context_t, iocb: *mut iocb, result: *mut io_event) -> SysResult {
+    match backend::of_handle(ctx) {
+        // SAFETY: the caller's contract.
+        Backend::Uring(served) => unsafe { uring::reap::cancel(served.uring(), iocb) },
+        // SAFETY: the caller's contract.
+        Backend::Kernel(_) => unsafe { sys::io_cancel(ctx, iocb, result) },
+    }
 }

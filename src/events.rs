@@ -34,9 +34,11 @@
 use core::ffi::{c_int, c_long, c_ulong, c_void};
 
 use crate::abi::{io_context_t, io_event, io_sigset};
+use crate::backend::{self, Backend};
 use crate::registry::{self, Live};
 use crate::ring::Peek;
 use crate::sys::{self, SysResult};
+use crate::uring;
 
 /// Which call a reaper makes when it cannot answer without the kernel:
 /// io_getevents(2), or io_pgetevents(2) with this signal mask (NULL: none).
@@ -47,6 +49,15 @@ pub(crate) enum Call {
 }
 
 impl Call {
+    /// The signal mask of io_pgetevents (NULL: none), or None for
+    /// io_getevents.
+    fn sigmask(self) -> Option<*const libc::sigset_t> {
+        match self {
+            Call::Getevents => None,
+            Call::Pgetevents(mask) => Some(mask.cast_const()),
+        }
+    }
+
     /// Makes the call.
     ///
     /// # Safety
@@ -145,8 +156,13 @@ impl Call {
         events: *mut io_event,
         timeout: *mut libc::timespec,
     ) -> SysResult {
+        if registry::user_space_reaping() {
+            let _inside = live.kernel_reaper();
+            // SAFETY: the caller's contract.
+            return unsafe { self.make(live.ctx() as io_context_t, min_nr, nr, events, timeout) };
+        }
         // SAFETY: the caller's contract.
-        unsafe { self.make_registered(live.ctx() as io_context_t, min_nr, nr, events, timeout) }
+        unsafe { self.make(live.ctx() as io_context_t, min_nr, nr, events, timeout) }
     }
 }
 
@@ -166,9 +182,23 @@ unsafe fn reap(
     events: *mut io_event,
     timeout: *mut libc::timespec,
 ) -> SysResult {
-    let Some(live) = registry::find(ctx as usize) else {
+    let live = match backend::of(ctx) {
+        Backend::Kernel(Some(live)) => live,
+        Backend::Kernel(None) => {
+            // SAFETY: the caller's contract.
+            return unsafe { how.make_registered(ctx, min_nr, nr, events, timeout) };
+        }
         // SAFETY: the caller's contract.
-        return unsafe { how.make_registered(ctx, min_nr, nr, events, timeout) };
+        Backend::Uring(served) => unsafe {
+            return uring::reap::getevents(
+                served.uring(),
+                min_nr,
+                nr,
+                events,
+                timeout,
+                how.sigmask(),
+            );
+        },
     };
     // Completions can be handed out by the library only for arguments the
     // kernel would accept; anything else goes to the kernel as it is.

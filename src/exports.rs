@@ -21,7 +21,7 @@ use core::mem::MaybeUninit;
 
 use crate::abi::{io_context_t, io_event, iocb};
 use crate::sys::SysResult;
-use crate::{context, events, queue, sys};
+use crate::{context, events, queue};
 
 /// Converts a result to libaio's return convention.
 #[inline(always)]
@@ -95,7 +95,7 @@ pub unsafe extern "C" fn io_destroy(ctx: io_context_t) -> c_int {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn io_submit(ctx: io_context_t, nr: c_long, iocbs: *mut *mut iocb) -> c_int {
     // SAFETY: the caller's contract.
-    to_c(unsafe { sys::io_submit(ctx, nr, iocbs) })
+    to_c(unsafe { context::submit(ctx, nr, iocbs) })
 }
 
 /// Asks the kernel to cancel a queued request.
@@ -120,7 +120,7 @@ pub unsafe extern "C" fn io_cancel(
     result: *mut io_event,
 ) -> c_int {
     // SAFETY: the caller's contract.
-    to_c(unsafe { sys::io_cancel(ctx, iocb, result) })
+    to_c(unsafe { context::cancel(ctx, iocb, result) })
 }
 
 /// Reaps between `min_nr` and `nr` completions into `events`, waiting up to `timeout`.
@@ -292,7 +292,7 @@ pub unsafe extern "C" fn io_queue_wait(ctx: io_context_t, timeout: *mut libc::ti
 pub unsafe extern "C" fn __libaio_io_cancel_0_1(ctx: io_context_t, iocb: *mut iocb) -> c_int {
     let mut discarded = MaybeUninit::<io_event>::uninit();
     // SAFETY: room for the one event the kernel may write.
-    to_c(unsafe { sys::io_cancel(ctx, iocb, discarded.as_mut_ptr()) })
+    to_c(unsafe { context::cancel(ctx, iocb, discarded.as_mut_ptr()) })
 }
 
 /// `io_getevents@LIBAIO_0.1(ctx, nr, events, timeout)`: io_getevents before

@@ -25,6 +25,8 @@
 
 pub mod abi;
 #[allow(unsafe_code)]
+mod backend;
+#[allow(unsafe_code)]
 mod context;
 #[allow(unsafe_code)]
 mod events;
@@ -54,3 +56,5 @@ mod sys;
 #[cfg(target_pointer_width = "32")]
 #[allow(unsafe_code)]
 mod time64;
+#[allow(unsafe_code)]
+mod uring;

@@ -1,16 +1,60 @@
 //! What the library learns about the process once, when it is loaded: the
-//! `LIBAIO_USERSPACE_REAP` setting, and (on x86_64) where glibc keeps each
-//! thread's rseq area.
+//! `LIBAIO_USERSPACE_REAP` and `LIBAIO_BACKEND` settings, and (on x86_64)
+//! where glibc keeps each thread's rseq area.
 //!
-//! Both are read by an ELF constructor, which runs before the program's own
+//! They are read by an ELF constructor, which runs before the program's own
 //! code (and before its other threads exist), so that a program's `setenv`
-//! from another thread cannot race with the read. The variable is read
-//! with `secure_getenv`, so set-user-ID and set-group-ID programs ignore it.
+//! from another thread cannot race with the read. The variables are read
+//! with `secure_getenv`, so set-user-ID and set-group-ID programs ignore
+//! them.
+//!
+//! # Programs the io_uring backend leaves alone
+//!
+//! `LIBAIO_BACKEND=io_uring` may be set for a whole system. Some programs
+//! cannot work with a context that is not a kernel ring, and must not hang
+//! or abort because of it; they keep kernel AIO, whatever the variable
+//! says, by the name of the executable (`/proc/self/exe`):
+//!
+//! - `qemu-*` (QEMU's `aio=native` reads completions straight out of the
+//!   ring, without checking it is one, and waits on the eventfd: it would
+//!   never see a completion; QEMU has `aio=io_uring` of its own);
+//! - `mariadbd`, `mysqld`, `mariadb-backup`, `mariabackup` (MariaDB 10.6
+//!   and later reap with the io_getevents system call, not libaio's
+//!   function, and abort when the kernel refuses the handle).
 
 use core::sync::atomic::{AtomicBool, Ordering};
 
 /// Whether `LIBAIO_USERSPACE_REAP=1` was in the environment at load.
 static USER_SPACE_REAP: AtomicBool = AtomicBool::new(false);
+
+/// Whether `LIBAIO_BACKEND=io_uring` was in the environment at load, for a
+/// program not excluded.
+static URING: AtomicBool = AtomicBool::new(false);
+
+/// Whether the process asked for the io_uring backend (and is not one of
+/// the programs it leaves alone).
+#[inline(always)]
+pub fn uring_requested() -> bool {
+    // Relaxed: written once by the constructor, before any other thread.
+    URING.load(Ordering::Relaxed)
+}
+
+/// Whether the executable's file name is one the io_uring backend leaves
+/// alone (see the module documentation).
+fn excluded(name: &[u8]) -> bool {
+    const NAMES: [&[u8]; 4] = [b"mariadbd", b"mysqld", b"mariadb-backup", b"mariabackup"];
+    name.starts_with(b"qemu-") || NAMES.contains(&name)
+}
+
+/// The executable's file name, from `/proc/self/exe`, into `buf`.
+fn executable_name(buf: &mut [u8]) -> &[u8] {
+    let len = crate::sys::readlink(c"/proc/self/exe", buf).unwrap_or(0);
+    let path = &buf[..len.min(buf.len())];
+    match path.iter().rposition(|&b| b == b'/') {
+        Some(slash) => &path[slash + 1..],
+        None => path,
+    }
+}
 
 /// Whether `LIBAIO_USERSPACE_REAP=1` was set when the library was loaded.
 /// (User-space reaping also needs the registry's rseq mode:
@@ -29,13 +73,19 @@ unsafe extern "C" {
 
 /// The constructor: see the module documentation.
 extern "C" fn at_load() {
-    // SAFETY: a NUL-terminated name; secure_getenv returns NULL or a
-    // NUL-terminated string, which is only read here.
-    let on = unsafe {
-        let value = secure_getenv(c"LIBAIO_USERSPACE_REAP".as_ptr());
-        !value.is_null() && core::ffi::CStr::from_ptr(value).to_bytes() == b"1"
+    let set_to = |name: &core::ffi::CStr, wanted: &[u8]| {
+        // SAFETY: a NUL-terminated name; secure_getenv returns NULL or a
+        // NUL-terminated string, which is only read here.
+        unsafe {
+            let value = secure_getenv(name.as_ptr());
+            !value.is_null() && core::ffi::CStr::from_ptr(value).to_bytes() == wanted
+        }
     };
-    USER_SPACE_REAP.store(on, Ordering::Relaxed);
+    USER_SPACE_REAP.store(set_to(c"LIBAIO_USERSPACE_REAP", b"1"), Ordering::Relaxed);
+    if set_to(c"LIBAIO_BACKEND", b"io_uring") {
+        let mut buf = [0u8; 4096];
+        URING.store(!excluded(executable_name(&mut buf)), Ordering::Relaxed);
+    }
     #[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
     if let Some(offset) = crate::rseq::glibc_offset() {
         crate::rseq::OFFSET.store(offset, Ordering::Relaxed);
@@ -48,3 +98,24 @@ extern "C" fn at_load() {
 #[used]
 #[unsafe(link_section = ".init_array")]
 static AT_LOAD: extern "C" fn() = at_load;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn programs_left_alone() {
+        for name in [
+            "qemu-system-x86_64",
+            "qemu-img",
+            "qemu-kvm",
+            "mariadbd",
+            "mysqld",
+        ] {
+            assert!(excluded(name.as_bytes()), "{name}");
+        }
+        for name in ["fio", "qemu", "mysql", "mariadb", "postgres", "mysqld2"] {
+            assert!(!excluded(name.as_bytes()), "{name}");
+        }
+    }
+}

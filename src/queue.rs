@@ -19,11 +19,13 @@ use core::ffi::{c_long, c_void};
 use core::mem::MaybeUninit;
 
 use crate::abi::{io_callback_t, io_context_t, io_event};
+use crate::backend::{self, Backend};
 use crate::events::{Call, getevents};
 use crate::registry;
 use crate::ring::Peek;
 use crate::stash::CAPACITY;
 use crate::sys::SysResult;
+use crate::uring;
 
 /// io_queue_wait(): io_getevents(ctx, 0, 0, NULL, timeout). With no room for
 /// events the kernel returns at once, so this waits for nothing; it is kept
@@ -104,7 +106,17 @@ unsafe fn next(ctx: io_context_t, batch: &mut [MaybeUninit<io_event>; CAPACITY])
         tv_nsec: 0,
     };
     let first = batch[0].as_mut_ptr();
-    while let Some(live) = registry::find(ctx as usize) {
+    loop {
+        let live = match backend::of(ctx) {
+            Backend::Kernel(Some(live)) => live,
+            Backend::Kernel(None) => break,
+            // No system call to save: one at a time, straight from the
+            // completion queue.
+            // SAFETY: room for one event.
+            Backend::Uring(served) => {
+                return unsafe { uring::reap::take_one(served.uring(), first) };
+            }
+        };
         // SAFETY: room for one event.
         if unsafe { live.stash().take(1, first) } == 1 {
             return Ok(1);

@@ -95,6 +95,8 @@ use crate::abi::io_event;
 use crate::ring::{self, Peek};
 use crate::stash::{Counters, Slots, Stash};
 use crate::sys;
+use crate::uring::Uring;
+use crate::uring::exit::ThreadExit;
 
 /// Number of entries: a power of two.
 const ENTRIES: usize = 1024;
@@ -114,6 +116,9 @@ pub struct Entry {
     /// Completions reaped from the kernel and not yet handed out: the
     /// counters (the slots are in `Wiped::slots`, at the same index).
     stash: Counters,
+    /// The io_uring backend's state of the context (see `uring`), or NULL
+    /// for a kernel AIO context. Written before `ctx` is published.
+    uring: AtomicPtr<Uring>,
 }
 
 /// Offsets the assembly in `fast` reads.
@@ -133,6 +138,7 @@ impl Entry {
             ctx: AtomicUsize::new(0),
             readers: AtomicUsize::new(0),
             stash: Counters::new(),
+            uring: AtomicPtr::new(core::ptr::null_mut()),
         }
     }
 }
@@ -164,6 +170,9 @@ pub(crate) struct Wiped {
     /// The stash slots of `table[i]` are `slots[i]`: apart, so that lookups
     /// only read the compact entries.
     slots: [Slots; ENTRIES],
+    /// The io_uring backend's record of each thread's requests, by the
+    /// index of the thread's slot in `hazards` (see `uring::exit`).
+    pub(crate) uring_threads: [ThreadExit; THREADS],
 }
 
 #[unsafe(link_section = ".bss.libaio_rs_registry")]
@@ -173,6 +182,7 @@ pub(crate) static WIPED: Wiped = Wiped {
     hazards: [const { ThreadSlot::new() }; THREADS],
     leases: [const { AtomicUsize::new(0) }; ENTRIES],
     slots: [const { Slots::new() }; ENTRIES],
+    uring_threads: [const { ThreadExit::new() }; THREADS],
 };
 
 /// Slots for [`NO_ENTRY`], which never holds a context.
@@ -357,11 +367,14 @@ impl Entry {
 /// entry it points at is.
 pub(crate) static RECENT: AtomicPtr<Entry> = AtomicPtr::new((&raw const NO_ENTRY).cast_mut());
 
-/// A context the table holds: its entry, and the address.
+/// A context the table holds: its entry, the address, and the index the
+/// address hashes to (which also names its user-space reaping lease), all
+/// from one look-up.
 #[derive(Clone, Copy)]
 pub struct Live {
     entry: &'static Entry,
     ctx: usize,
+    bucket: usize,
 }
 
 /// The index `ctx` hashes to: Fibonacci hashing, so that rings a page or a
@@ -375,12 +388,17 @@ fn bucket(ctx: usize) -> usize {
     ctx.wrapping_mul(GOLDEN) >> (usize::BITS - ENTRIES.trailing_zeros())
 }
 
-/// The entries where `ctx` may be: from the one it hashes to, the next
-/// [`PROBES`], wrapping around.
+/// The entries where `ctx` may be: from the one it hashes to (`first`),
+/// the next [`PROBES`], wrapping around.
 #[inline(always)]
-fn window(ctx: usize) -> impl Iterator<Item = &'static Entry> {
-    let first = bucket(ctx);
+fn window_from(first: usize) -> impl Iterator<Item = &'static Entry> + Clone {
     (first..first + PROBES).map(|i| &WIPED.table[i & (ENTRIES - 1)])
+}
+
+/// [`window_from`] the entry `ctx` hashes to.
+#[inline(always)]
+fn window(ctx: usize) -> impl Iterator<Item = &'static Entry> + Clone {
+    window_from(bucket(ctx))
 }
 
 /// The user-space reaping lease of the ring at `ctx`.
@@ -396,30 +414,38 @@ pub fn find(ctx: usize) -> Option<Live> {
     if ctx == 0 {
         return None;
     }
-    let first = window(ctx).next()?;
-    // Acquire: pairs with the claim in insert (the stash was cleared first).
+    let bucket = bucket(ctx);
+    let first = &WIPED.table[bucket];
+    // Acquire: pairs with the claim in insert (the stash was cleared and
+    // the io_uring state recorded first).
     if first.ctx.load(Ordering::Acquire) == ctx {
-        return Some(Live { entry: first, ctx });
+        return Some(Live {
+            entry: first,
+            ctx,
+            bucket,
+        });
     }
-    find_further(ctx)
+    find_further(ctx, bucket)
 }
 
 /// [`find`] past the first entry of the window.
 #[inline(never)]
-fn find_further(ctx: usize) -> Option<Live> {
-    window(ctx)
+fn find_further(ctx: usize, bucket: usize) -> Option<Live> {
+    window_from(bucket)
         .skip(1)
         .find(|entry| entry.ctx.load(Ordering::Acquire) == ctx)
-        .map(|entry| Live { entry, ctx })
+        .map(|entry| Live { entry, ctx, bucket })
 }
 
-/// Records `ctx`, just returned by io_setup(2), as live, in the first free
-/// entry of its window; if there is none, ctx stays unknown to the table (its
-/// calls go to the kernel).
-pub fn insert(ctx: usize) {
+/// Records `ctx`, just made by io_setup(2) or by the io_uring backend
+/// (`uring` is then its state), as live, in the first free entry of its
+/// window, and says whether it did. If there is none, ctx stays unknown to
+/// the table: a kernel context's calls go to the kernel, and the io_uring
+/// backend cannot serve the context.
+pub fn insert(ctx: usize, uring: *mut Uring) -> bool {
     let mode = mode();
     if ctx == 0 || mode == OFF {
-        return;
+        return false;
     }
     for entry in window(ctx) {
         if entry.ctx.load(Ordering::Relaxed) != 0 || entry.stash().being_filled() {
@@ -444,14 +470,18 @@ pub fn insert(ctx: usize) {
             continue;
         }
         entry.stash().clear();
-        // Release: the cleared stash is visible to whoever finds the entry.
+        // Relaxed: published by the Release store of ctx below.
+        entry.uring.store(uring, Ordering::Relaxed);
+        // Release: the cleared stash and the io_uring state are visible to
+        // whoever finds the entry.
         entry.ctx.store(ctx, Ordering::Release);
         if mode == HAZARDS {
             // Release: the entry is visible to whoever follows RECENT.
             RECENT.store((entry as *const Entry).cast_mut(), Ordering::Release);
         }
-        return;
+        return true;
     }
+    false
 }
 
 /// Marks an entry being claimed (see `insert`).
@@ -460,17 +490,32 @@ const CLAIMING: usize = 1;
 /// Forgets `ctx`, about to be destroyed, and returns once no thread can be
 /// reading its ring any more (see the module documentation).
 pub fn remove(ctx: usize) {
+    remove_waking(ctx, &mut || {});
+}
+
+/// [`remove`], calling `wake` now and then while other threads still use
+/// the context (the io_uring backend wakes its waiters so); returns whether
+/// this call took the context out of the table (false: it was not there, or
+/// another thread's removal got there first).
+pub fn remove_waking(ctx: usize, wake: &mut dyn FnMut()) -> bool {
     let Some(Live { entry, .. }) = find(ctx) else {
-        return;
+        return false;
     };
     // SeqCst: against the counted readers' increment-then-check. If another
     // thread's io_destroy of the same context clears it first, this one
     // still waits for the readers below before its own system call.
-    let _ = entry
+    let cleared = entry
         .ctx
-        .compare_exchange(ctx, 0, Ordering::SeqCst, Ordering::Relaxed);
+        .compare_exchange(ctx, 0, Ordering::SeqCst, Ordering::Relaxed)
+        .is_ok();
     entry.stash().clear();
     let mut spins = 0u32;
+    let mut waiting = |spins: &mut u32| {
+        if *spins % 64 == 63 {
+            wake();
+        }
+        pause(spins);
+    };
     if WIPED.mode.load(Ordering::Relaxed) == HAZARDS {
         barrier_on_every_cpu();
         let me = thread_token();
@@ -484,15 +529,54 @@ pub fn remove(ctx: usize) {
                 // finds anything else is enough: a reader publishing ctx
                 // again from now on finds the entry cleared.
                 while hazard.load(Ordering::Acquire) == ctx {
-                    pause(&mut spins);
+                    waiting(&mut spins);
                 }
             }
         }
     }
     // SeqCst: see above.
     while entry.readers.load(Ordering::SeqCst) != 0 {
-        pause(&mut spins);
+        waiting(&mut spins);
     }
+    cleared
+}
+
+/// The record of the thread whose slot has index `index` (see
+/// `uring::exit`).
+pub fn thread_exit(index: usize) -> &'static ThreadExit {
+    &WIPED.uring_threads[index & (THREADS - 1)]
+}
+
+/// Calls `f` with the io_uring state of every live context the backend
+/// serves, each protected from its io_destroy while `f` runs.
+pub fn for_each_uring(mut f: impl FnMut(&Uring)) {
+    for entry in &WIPED.table {
+        // Relaxed: a hint; `protect` checks again.
+        if entry.uring.load(Ordering::Relaxed).is_null() {
+            continue;
+        }
+        let ctx = entry.ctx.load(Ordering::Acquire);
+        if ctx == 0 || ctx & CLAIMING != 0 {
+            continue;
+        }
+        let live = Live {
+            entry,
+            ctx,
+            bucket: bucket(ctx),
+        };
+        if let Some(uring) = live.protect().as_ref().and_then(Protected::uring) {
+            f(uring);
+        }
+    }
+}
+
+/// The index of the calling thread's slot (claimed the first time), which
+/// names its per-thread records; None if its window is full.
+pub fn my_thread_index() -> Option<usize> {
+    let slot = my_slot()?;
+    // SAFETY: my_slot returns an element of WIPED.hazards.
+    let index = unsafe { (slot as *const ThreadSlot).offset_from(WIPED.hazards.as_ptr()) };
+    Some(index as usize)
 }
 
 /// A full memory barrier on every CPU running a thread of this process:
@@ -600,6 +684,14 @@ impl Live {
         self.entry.stash()
     }
 
+    /// Whether the io_uring backend serves this context.
+    #[inline(always)]
+    pub fn is_uring(&self) -> bool {
+        // Relaxed: recorded before the context was published (find's
+        // Acquire); `protect` reads it again.
+        !self.entry.uring.load(Ordering::Relaxed).is_null()
+    }
+
     /// Whether the table still holds this context.
     #[inline(always)]
     pub fn is_live(&self) -> bool {
@@ -610,37 +702,57 @@ impl Live {
     /// outlive the ring's mapping.
     #[inline]
     pub fn peek(&self) -> Peek {
-        if WIPED.mode.load(Ordering::Relaxed) == HAZARDS {
-            if let Some(_hazard) = my_slot().and_then(|slot| slot.publish(self.ctx)) {
-                // Relaxed: ordered by the destroyer's membarrier (see the
-                // module documentation).
-                if self.entry.ctx.load(Ordering::Relaxed) != self.ctx {
-                    return Peek::Dead;
-                }
-                // SAFETY: published before the check above, which found the
-                // context live: its io_destroy waits for us.
-                return unsafe { ring::peek(self.ctx) };
-            }
+        match self.protect() {
+            // SAFETY: protected: the context's io_destroy waits for us.
+            Some(_protected) => unsafe { ring::peek(self.ctx) },
+            None => Peek::Dead,
         }
-        self.peek_counted()
     }
 
-    /// [`Live::peek`] the counted way.
+    /// Keeps the context's io_destroy from unmapping its ring or its
+    /// io_uring state until the guard is dropped, if the table still holds
+    /// it (see the module documentation).
+    #[inline]
+    pub fn protect(&self) -> Option<Protected> {
+        if WIPED.mode.load(Ordering::Relaxed) == HAZARDS {
+            if let Some(hazard) = my_slot().and_then(|slot| slot.publish(self.ctx)) {
+                // Acquire: the io_uring state recorded with the context (the
+                // destroyer's membarrier orders the rest: see the module
+                // documentation).
+                if self.entry.ctx.load(Ordering::Acquire) != self.ctx {
+                    return None;
+                }
+                return Some(Protected {
+                    _hazard: Some(hazard),
+                    counted: None,
+                    uring: self.entry.uring.load(Ordering::Acquire),
+                });
+            }
+        }
+        self.protect_counted()
+    }
+
+    /// [`Live::protect`] the counted way.
     #[inline(never)]
-    fn peek_counted(&self) -> Peek {
+    fn protect_counted(&self) -> Option<Protected> {
         // SeqCst, increment then check: see the module documentation.
         self.entry.readers.fetch_add(1, Ordering::SeqCst);
-        let peek = if self.entry.ctx.load(Ordering::SeqCst) == self.ctx {
-            // SAFETY: the entry holds ctx after our increment, so its
-            // io_destroy (which clears the entry first) waits for our
-            // decrement before the ring is unmapped.
-            unsafe { ring::peek(self.ctx) }
-        } else {
-            Peek::Dead
+        let protected = Protected {
+            _hazard: None,
+            counted: Some(&self.entry.readers),
+            uring: self.entry.uring.load(Ordering::SeqCst),
         };
-        // Release: the reads above happen before a destroyer sees 0.
-        self.entry.readers.fetch_sub(1, Ordering::Release);
-        peek
+        // The entry holds ctx after our increment, so its io_destroy (which
+        // clears the entry first) waits for our decrement; otherwise the
+        // guard's drop takes the increment back.
+        (self.entry.ctx.load(Ordering::SeqCst) == self.ctx).then_some(protected)
+    }
+
+    /// Declares this thread about to reap the context in the kernel, in
+    /// user-space reaping mode (see [`kernel_reaper`]).
+    #[inline]
+    pub fn kernel_reaper(&self) -> KernelReaper {
+        kernel_reaper_of(&WIPED.leases[self.bucket])
     }
 
     /// User-space reaping: copies between `min` (at least one) and `max`
@@ -662,7 +774,7 @@ impl Live {
         {
             use crate::rseq;
             let token = thread_token() | 1;
-            let lease = lease(self.ctx);
+            let lease = &WIPED.leases[self.bucket];
             // Acquire: the previous reaper's work on the ring happened before.
             match lease.compare_exchange(0, token, Ordering::Acquire, Ordering::Relaxed) {
                 Ok(_) => {}
@@ -701,7 +813,11 @@ impl Live {
 /// preempted); takes over at once from the code this signal handler
 /// interrupted, whose commit the signal made fail.
 pub fn kernel_reaper(ctx: usize) -> KernelReaper {
-    let lease = lease(ctx);
+    kernel_reaper_of(lease(ctx))
+}
+
+/// [`kernel_reaper`] for the lease word `lease`.
+fn kernel_reaper_of(lease: &'static AtomicUsize) -> KernelReaper {
     let token = thread_token() | 1;
     let mut spins = 0u32;
     loop {
@@ -733,6 +849,41 @@ impl Drop for KernelReaper {
     fn drop(&mut self) {
         // Release: the kernel's move of head happened before the next lease.
         self.0.fetch_sub(2, Ordering::Release);
+    }
+}
+
+/// A live context that its io_destroy cannot take away (its ring stays
+/// mapped, its io_uring state too) until this is dropped; see
+/// [`Live::protect`].
+pub struct Protected {
+    _hazard: Option<Hazard>,
+    counted: Option<&'static AtomicUsize>,
+    uring: *mut Uring,
+}
+
+impl Protected {
+    /// The io_uring backend's state of the context, if the backend serves it.
+    #[inline(always)]
+    pub fn uring(&self) -> Option<&Uring> {
+        // SAFETY: recorded with the context, which is live; its io_destroy
+        // unmaps the state only after this guard is dropped.
+        unsafe { self.uring.as_ref() }
+    }
+
+    /// The state's address (NULL for a kernel context), valid while the
+    /// guard lives.
+    #[inline(always)]
+    pub fn uring_ptr(&self) -> *const Uring {
+        self.uring
+    }
+}
+
+impl Drop for Protected {
+    fn drop(&mut self) {
+        if let Some(readers) = self.counted {
+            // Release: the reads happen before a destroyer sees 0.
+            readers.fetch_sub(1, Ordering::Release);
+        }
     }
 }
 
@@ -770,9 +921,9 @@ mod tests {
             .filter(|&c| first_entry(c) == first_entry(first))
             .take(PROBES - 1)
             .collect();
-        insert(first);
+        insert(first, core::ptr::null_mut());
         for &c in &colliding {
-            insert(c);
+            insert(c, core::ptr::null_mut());
         }
         assert!(find(first).is_some() && colliding.iter().all(|&c| find(c).is_some()));
         // Removing one leaves a hole that lookups step over.
@@ -803,7 +954,7 @@ mod tests {
             .take(PROBES + 1)
             .collect();
         for &c in &colliding {
-            insert(c);
+            insert(c, core::ptr::null_mut());
         }
         let last = *colliding.last().unwrap();
         assert!(find(last).is_none());
@@ -818,7 +969,7 @@ mod tests {
         let ctx = 0x7fd0_0000_0000usize;
         let entry = window(ctx).next().unwrap();
         let filling = entry.stash().start_filling().unwrap();
-        insert(ctx);
+        insert(ctx, core::ptr::null_mut());
         let live = find(ctx).expect("claimed another entry of the window");
         assert!(!core::ptr::eq(live.entry, entry));
         drop(filling);

@@ -41,6 +41,17 @@ impl Errno {
     /// of the header).
     #[cfg_attr(not(target_pointer_width = "32"), allow(dead_code))]
     pub(crate) const ENOSYS: Self = Self(libc::ENOSYS);
+    // The io_uring backend's (crate-private, as above).
+    pub(crate) const EAGAIN: Self = Self(libc::EAGAIN);
+    pub(crate) const EBADF: Self = Self(libc::EBADF);
+    pub(crate) const EINTR: Self = Self(libc::EINTR);
+    pub(crate) const EINPROGRESS: Self = Self(libc::EINPROGRESS);
+    pub(crate) const ENOENT: Self = Self(libc::ENOENT);
+    pub(crate) const EOPNOTSUPP: Self = Self(libc::EOPNOTSUPP);
+    pub(crate) const EPERM: Self = Self(libc::EPERM);
+    pub(crate) const ETIME: Self = Self(libc::ETIME);
+    pub(crate) const ENOMEM: Self = Self(libc::ENOMEM);
+    pub(crate) const EBUSY: Self = Self(libc::EBUSY);
 
     /// The value libaio functions return for this error: `-errno`.
     pub const fn negated(self) -> c_int {
@@ -166,21 +177,22 @@ mod nr {
     pub(super) const IO_PGETEVENTS: Option<c_long> = TABLE.5;
 }
 
-/// Decodes a raw system call return value.
+/// Decodes a raw system call return value into a word, or an error. (The
+/// AIO calls then truncate the word to `int`, as libaio's wrapper stores the
+/// result of syscall() in an int: see `int_syscall`.)
 #[inline(always)]
-fn decode(ret: c_long) -> SysResult {
+fn decode_word(ret: c_long) -> Result<usize, Errno> {
     if (-4095..0).contains(&ret) {
         Err(Errno(-ret as c_int))
     } else {
-        // Truncation to int is libaio's behaviour: its wrapper stores the
-        // result of syscall() in an int.
-        Ok(ret as c_int)
+        Ok(ret as usize)
     }
 }
 
 /// Defines `$name(nr, args...)`, which makes system call `nr` with the given
-/// word-sized arguments (in the listed x86_64 registers) and decodes the
-/// result. Registers the call does not take are left alone.
+/// word-sized arguments (in the listed x86_64 registers) and returns the
+/// result decoded into a word or an error. Registers the call does not take
+/// are left alone.
 ///
 /// The functions are `unsafe`: the arguments must be valid for system call
 /// `nr`, and any memory the kernel writes must belong to the caller.
@@ -188,7 +200,7 @@ macro_rules! define_syscall {
     ($name:ident, $($arg:ident in $reg:tt),*) => {
         #[cfg(all(target_arch = "x86_64", not(feature = "libc-syscall")))]
         #[inline(always)]
-        unsafe fn $name(nr: c_long, $($arg: usize),*) -> SysResult {
+        unsafe fn $name(nr: c_long, $($arg: usize),*) -> Result<usize, Errno> {
             let ret: c_long;
             // SAFETY: the x86_64 Linux system call convention: number in
             // rax, arguments in rdi, rsi, rdx, r10, r8, r9; the kernel
@@ -205,37 +217,63 @@ macro_rules! define_syscall {
                     options(nostack),
                 );
             }
-            decode(ret)
+            decode_word(ret)
         }
 
         #[cfg(any(not(target_arch = "x86_64"), feature = "libc-syscall"))]
         #[inline(always)]
-        unsafe fn $name(nr: c_long, $($arg: usize),*) -> SysResult {
-            // SAFETY: __errno_location() returns the calling thread's errno,
-            // valid for the life of the thread; syscall() is variadic and
-            // reads as many words as the call takes. The arguments are the
-            // caller's contract.
-            unsafe {
-                let errno = libc::__errno_location();
-                let saved = *errno;
-                let ret = libc::syscall(nr, $($arg),*);
-                if ret == -1 {
-                    let err = *errno;
-                    *errno = saved;
-                    Err(Errno(err))
-                } else {
-                    decode(ret)
-                }
-            }
+        unsafe fn $name(nr: c_long, $($arg: usize),*) -> Result<usize, Errno> {
+            // SAFETY: syscall() is variadic and reads as many words as the
+            // call takes. The arguments are the caller's contract.
+            keeping_errno(|| unsafe { libc::syscall(nr, $($arg),*) })
         }
     };
 }
 
-define_syscall!(syscall1, a in "rdi");
-define_syscall!(syscall2, a in "rdi", b in "rsi");
-define_syscall!(syscall3, a in "rdi", b in "rsi", c in "rdx");
-define_syscall!(syscall5, a in "rdi", b in "rsi", c in "rdx", d in "r10", e in "r8");
-define_syscall!(syscall6, a in "rdi", b in "rsi", c in "rdx", d in "r10", e in "r8", f in "r9");
+/// Runs `call`, a libc function that reports failure as -1 with `errno`
+/// set, and gives its result, or the error; `errno` is left as the caller
+/// had it.
+#[inline(always)]
+fn keeping_errno<T: Copy + Into<i64>>(call: impl FnOnce() -> T) -> Result<usize, Errno> {
+    // SAFETY: __errno_location() returns the calling thread's errno, valid
+    // for the life of the thread.
+    let errno = unsafe { libc::__errno_location() };
+    // SAFETY: as above.
+    let saved = unsafe { *errno };
+    let ret = call();
+    if ret.into() == -1 {
+        // SAFETY: as above.
+        let err = unsafe { errno.replace(saved) };
+        Err(Errno(err))
+    } else {
+        Ok(ret.into() as usize)
+    }
+}
+
+define_syscall!(raw1, a in "rdi");
+define_syscall!(raw2, a in "rdi", b in "rsi");
+define_syscall!(raw3, a in "rdi", b in "rsi", c in "rdx");
+define_syscall!(raw4, a in "rdi", b in "rsi", c in "rdx", d in "r10");
+define_syscall!(raw5, a in "rdi", b in "rsi", c in "rdx", d in "r10", e in "r8");
+define_syscall!(raw6, a in "rdi", b in "rsi", c in "rdx", d in "r10", e in "r8", f in "r9");
+
+/// The AIO calls' form of [`raw1`]...: the result truncated to `int`, as
+/// libaio's wrapper stores the result of syscall() in an int.
+macro_rules! int_syscall {
+    ($name:ident, $raw:ident, $($arg:ident),*) => {
+        #[inline(always)]
+        unsafe fn $name(nr: c_long, $($arg: usize),*) -> SysResult {
+            // SAFETY: the caller's contract.
+            unsafe { $raw(nr, $($arg),*) }.map(|value| value as c_int)
+        }
+    };
+}
+
+int_syscall!(syscall1, raw1, a);
+int_syscall!(syscall2, raw2, a, b);
+int_syscall!(syscall3, raw3, a, b, c);
+int_syscall!(syscall5, raw5, a, b, c, d, e);
+int_syscall!(syscall6, raw6, a, b, c, d, e, f);
 
 /// `io_setup(2)`: creates a context for `maxevents` events and stores its
 /// address in `*ctxp`, which must hold 0.
@@ -419,6 +457,312 @@ pub unsafe fn io_pgetevents_time64(
     }
 }
 
+// ---------------------------------------------------------------- io_uring
+//
+// The io_uring backend's calls (see `uring`). The numbers come from the
+// libc crate, which has them for every architecture Debian builds.
+
+/// `io_uring_setup(2)`: a new io_uring instance with room for `entries`
+/// submissions; returns its file descriptor.
+///
+/// # Safety
+///
+/// `params` points to a `struct io_uring_params`, which the kernel reads and
+/// fills in.
+#[inline]
+pub unsafe fn io_uring_setup(entries: u32, params: *mut c_void) -> SysResult {
+    // SAFETY: the caller's contract.
+    unsafe {
+        raw2(
+            libc::SYS_io_uring_setup as c_long,
+            entries as usize,
+            params as usize,
+        )
+    }
+    .map(|fd| fd as c_int)
+}
+
+/// `io_uring_enter(2)`: submits `to_submit` entries of the submission queue
+/// and, with `IORING_ENTER_GETEVENTS`, waits for `min_complete` completions;
+/// returns how many entries were submitted.
+///
+/// # Safety
+///
+/// The submission queue entries and `arg` (NULL, or the `argsz` bytes the
+/// flags say) are readable; the requests write what they say.
+#[inline]
+pub unsafe fn io_uring_enter(
+    fd: c_int,
+    to_submit: u32,
+    min_complete: u32,
+    flags: u32,
+    arg: *const c_void,
+    argsz: usize,
+) -> Result<u32, Errno> {
+    // SAFETY: the caller's contract.
+    unsafe {
+        raw6(
+            libc::SYS_io_uring_enter as c_long,
+            fd as usize,
+            to_submit as usize,
+            min_complete as usize,
+            flags as usize,
+            arg as usize,
+            argsz,
+        )
+    }
+    .map(|n| n as u32)
+}
+
+/// `io_uring_register(2)`.
+///
+/// # Safety
+///
+/// `arg` holds what `opcode` reads, for `nr` items, and has room for what
+/// it writes.
+#[inline]
+pub unsafe fn io_uring_register(fd: c_int, opcode: u32, arg: *mut c_void, nr: u32) -> SysResult {
+    // SAFETY: the caller's contract.
+    unsafe {
+        raw4(
+            libc::SYS_io_uring_register as c_long,
+            fd as usize,
+            opcode as usize,
+            arg as usize,
+            nr as usize,
+        )
+    }
+    .map(|n| n as c_int)
+}
+
+// ------------------------------------------ memory and files (io_uring only)
+
+/// `mmap(2)` of `len` bytes anywhere, with libc's wrapper (which picks
+/// mmap or mmap2 for the architecture); errno is left alone.
+///
+/// # Safety
+///
+/// A new mapping never aliases memory the caller uses; `fd` and `offset`
+/// are the caller's to map.
+#[inline]
+pub unsafe fn mmap(
+    len: usize,
+    prot: c_int,
+    flags: c_int,
+    fd: c_int,
+    offset: u64,
+) -> Result<*mut c_void, Errno> {
+    let mut mapped = core::ptr::null_mut();
+    keeping_errno(|| {
+        // SAFETY: the caller's contract.
+        mapped = unsafe {
+            libc::mmap(
+                core::ptr::null_mut(),
+                len,
+                prot,
+                flags,
+                fd,
+                offset as libc::off_t,
+            )
+        };
+        if mapped == libc::MAP_FAILED { -1i64 } else { 0 }
+    })?;
+    Ok(mapped)
+}
+
+/// `munmap(2)`.
+///
+/// # Safety
+///
+/// Nothing uses the range any more.
+#[inline]
+pub unsafe fn munmap(addr: *mut c_void, len: usize) {
+    // SAFETY: the caller's contract.
+    let _ = keeping_errno(|| unsafe { libc::munmap(addr, len) });
+}
+
+/// `mprotect(2)`.
+///
+/// # Safety
+///
+/// Nothing in the range is written (or read) against the new protection.
+#[inline]
+pub unsafe fn mprotect(addr: *mut c_void, len: usize, prot: c_int) -> Result<(), Errno> {
+    // SAFETY: the caller's contract.
+    keeping_errno(|| unsafe { libc::mprotect(addr, len, prot) }).map(|_| ())
+}
+
+/// `close(2)` of a descriptor the library opened.
+#[inline]
+pub fn close(fd: c_int) {
+    // SAFETY: close takes no pointer; the descriptor is the caller's.
+    let _ = unsafe { raw1(libc::SYS_close as c_long, fd as usize) };
+}
+
+/// `fcntl(fd, F_GETFL)`: the descriptor's access mode and status flags, or
+/// `EBADF`.
+#[inline]
+pub fn fcntl_getfl(fd: c_int) -> SysResult {
+    // SAFETY: F_GETFL takes no pointer.
+    unsafe {
+        raw3(
+            libc::SYS_fcntl as c_long,
+            fd as usize,
+            libc::F_GETFL as usize,
+            0,
+        )
+    }
+    .map(|flags| flags as c_int)
+}
+
+/// The file type bits (`S_IFMT`) of `fd`, with statx(2).
+#[inline]
+pub fn file_type(fd: c_int) -> Result<u32, Errno> {
+    // struct statx is 256 bytes; stx_mode is the u16 at byte 28.
+    let mut buf = [0u64; 32];
+    // SAFETY: statx writes at most its 256-byte struct into buf; the empty
+    // path is a NUL-terminated string.
+    unsafe {
+        raw5(
+            libc::SYS_statx as c_long,
+            fd as usize,
+            c"".as_ptr() as usize,
+            libc::AT_EMPTY_PATH as usize,
+            libc::STATX_TYPE as usize,
+            buf.as_mut_ptr() as usize,
+        )
+    }?;
+    // SAFETY: byte 28 of the 256 is inside buf, 2-byte aligned.
+    let mode = unsafe { buf.as_ptr().cast::<u8>().add(28).cast::<u16>().read() };
+    Ok(u32::from(mode) & libc::S_IFMT)
+}
+
+/// `readlinkat(AT_FDCWD, path, buf)`: the number of bytes stored (not
+/// NUL-terminated).
+#[inline]
+pub fn readlink(path: &core::ffi::CStr, buf: &mut [u8]) -> Result<usize, Errno> {
+    // SAFETY: a NUL-terminated path; the kernel writes at most buf.len()
+    // bytes into buf.
+    unsafe {
+        raw4(
+            libc::SYS_readlinkat as c_long,
+            libc::AT_FDCWD as usize,
+            path.as_ptr() as usize,
+            buf.as_mut_ptr() as usize,
+            buf.len(),
+        )
+    }
+}
+
+/// Reads the start of the file at `path` into `buf` (open, read, close);
+/// returns how many bytes.
+#[inline]
+pub fn read_file(path: &core::ffi::CStr, buf: &mut [u8]) -> Result<usize, Errno> {
+    // SAFETY: a NUL-terminated path, no pointer written.
+    let fd = unsafe {
+        raw4(
+            libc::SYS_openat as c_long,
+            libc::AT_FDCWD as usize,
+            path.as_ptr() as usize,
+            (libc::O_RDONLY | libc::O_CLOEXEC) as usize,
+            0,
+        )
+    }?;
+    // SAFETY: the kernel writes at most buf.len() bytes into buf.
+    let got = unsafe {
+        raw3(
+            libc::SYS_read as c_long,
+            fd,
+            buf.as_mut_ptr() as usize,
+            buf.len(),
+        )
+    };
+    close(fd as c_int);
+    got
+}
+
+/// `futex(FUTEX_WAIT_PRIVATE)`: sleeps while `*word == expected` (or until
+/// woken, or a signal).
+#[inline]
+pub fn futex_wait(word: &core::sync::atomic::AtomicU32, expected: u32) {
+    // SAFETY: the kernel reads the word, which the reference keeps alive;
+    // no timeout.
+    let _ = unsafe {
+        raw4(
+            libc::SYS_futex as c_long,
+            word.as_ptr() as usize,
+            (libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG) as usize,
+            expected as usize,
+            0,
+        )
+    };
+}
+
+/// `futex(FUTEX_WAKE_PRIVATE)`: wakes up to `count` sleepers on `word`.
+#[inline]
+pub fn futex_wake(word: &core::sync::atomic::AtomicU32, count: u32) {
+    // SAFETY: the kernel only uses the address as a key.
+    let _ = unsafe {
+        raw3(
+            libc::SYS_futex as c_long,
+            word.as_ptr() as usize,
+            (libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG) as usize,
+            count as usize,
+        )
+    };
+}
+
+/// `ppoll(NULL, 0, timeout, sigmask)`: sleeps for `timeout` (0: not at all)
+/// with the signal mask `*sigmask` in place (NULL: unchanged). `EINTR` when
+/// a signal the mask lets through is pending or arrives: the kernel then
+/// delivers it with that mask, as io_pgetevents(2) does.
+///
+/// # Safety
+///
+/// `sigmask` is NULL or a `sigset_t` for the kernel to read (it answers
+/// `EFAULT` for a bad one).
+#[inline]
+pub unsafe fn ppoll_for(nanoseconds: u32, sigmask: *const libc::sigset_t) -> SysResult {
+    let timeout = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: nanoseconds as _,
+    };
+    // SAFETY: no descriptors; the timeout outlives the call; the mask is
+    // the caller's contract.
+    unsafe {
+        raw5(
+            libc::SYS_ppoll as c_long,
+            0,
+            0,
+            (&raw const timeout) as usize,
+            sigmask as usize,
+            KERNEL_SIGSET_SIZE,
+        )
+    }
+    .map(|n| n as c_int)
+}
+
+/// Whether the calling thread has `CAP_SYS_ADMIN` or `CAP_SYS_NICE` in its
+/// effective set (capget(2)), as the kernel asks of a real-time I/O priority.
+pub fn may_use_realtime_io_priority() -> bool {
+    const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+    let mut header = [LINUX_CAPABILITY_VERSION_3, 0u32];
+    let mut data = [0u32; 6];
+    // SAFETY: the kernel reads the header and writes two 12-byte records
+    // into data.
+    let ok = unsafe {
+        raw2(
+            libc::SYS_capget as c_long,
+            header.as_mut_ptr() as usize,
+            data.as_mut_ptr() as usize,
+        )
+    }
+    .is_ok();
+    // The first record's first word: effective capabilities 0 to 31.
+    let effective = data[0];
+    ok && effective & (1 << 21 | 1 << 23) != 0
+}
+
 /// False for addresses no user-space object can have: NULL, and on targets
 /// whose kernel owns the upper half of the address space, that half. (On
 /// 32-bit targets a process may use all 4 GiB on a 64-bit kernel, so there
@@ -469,6 +813,7 @@ mod tests {
 
     #[test]
     fn decode_splits_errors_from_values() {
+        let decode = |ret| decode_word(ret).map(|value| value as c_int);
         assert_eq!(decode(0), Ok(0));
         assert_eq!(decode(7), Ok(7));
         assert_eq!(decode(-22), Err(Errno::EINVAL));

@@ -1,0 +1,87 @@
+//! Which backend serves a context: decided once, when io_setup creates it,
+//! and found again with one registry look-up per call.
+//!
+//! - **Kernel AIO**, always without `LIBAIO_BACKEND=io_uring`: the handle is
+//!   the kernel's ring, the calls are the kernel's AIO system calls.
+//! - **io_uring** (`uring`), when the process asked for it at load, is not
+//!   excluded (`process`), the kernel can serve (`uring::probe`) and the
+//!   context is one io_uring can hold; anything else falls back to kernel
+//!   AIO, per context, with the same results.
+//!
+//! A handle the registry does not know (never created here, destroyed, or a
+//! parent's after fork) is the kernel's, which answers for it (`EINVAL` for
+//! anything but a kernel context).
+
+use crate::abi::io_context_t;
+use crate::process;
+use crate::registry::{self, Live, Protected};
+use crate::uring::Uring;
+
+/// How the library serves calls on a handle.
+pub enum Backend {
+    /// A context the io_uring backend serves, protected from its io_destroy
+    /// while this lives.
+    Uring(Served),
+    /// The kernel's: a live context of this library's (whose ring it may
+    /// read), or a handle it does not know.
+    Kernel(Option<Live>),
+}
+
+/// Whether the contexts the process creates from now on are io_uring's to
+/// serve (each may still fall back: `uring::setup`).
+#[inline(always)]
+pub fn uring_wanted() -> bool {
+    process::uring_requested()
+}
+
+/// The backend of `ctx`: one look-up in the registry.
+#[inline(always)]
+pub fn of(ctx: io_context_t) -> Backend {
+    let Some(live) = registry::find(ctx as usize) else {
+        return Backend::Kernel(None);
+    };
+    if !live.is_uring() {
+        return Backend::Kernel(Some(live));
+    }
+    of_uring(live)
+}
+
+/// [`of`] for calls that never read a kernel ring (io_submit, io_cancel):
+/// without the io_uring backend there is nothing to look up.
+#[inline(always)]
+pub fn of_handle(ctx: io_context_t) -> Backend {
+    if !uring_wanted() {
+        return Backend::Kernel(None);
+    }
+    of(ctx)
+}
+
+/// [`of`] for a live io_uring context: protected, or (destroyed meanwhile)
+/// the kernel's, which refuses it.
+#[cold]
+#[inline(never)]
+fn of_uring(live: Live) -> Backend {
+    match live.protect() {
+        Some(protected) if protected.uring().is_some() => Backend::Uring(Served(protected)),
+        _ => Backend::Kernel(None),
+    }
+}
+
+/// A live context the io_uring backend serves, protected.
+pub struct Served(Protected);
+
+impl Served {
+    /// The context's state.
+    #[inline(always)]
+    pub fn uring(&self) -> &Uring {
+        // SAFETY: made by `of_uring` only for a guard with a state, which
+        // the guard keeps mapped.
+        unsafe { &*self.0.uring_ptr() }
+    }
+
+    /// The guard itself (io_destroy lets go of it before waiting for the
+    /// context's other users).
+    pub fn into_protected(self) -> Protected {
+        self.0
+    }
+}
