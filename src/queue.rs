@@ -112,8 +112,8 @@ unsafe fn next(ctx: io_context_t, batch: &mut [MaybeUninit<io_event>; CAPACITY])
             Backend::Kernel(None) => break,
             // No system call to save: one at a time, straight from the
             // completion queue.
-            // SAFETY: room for one event.
             Backend::Uring(served) => {
+                // SAFETY: room for one event.
                 return unsafe { uring::reap::take_one(served.uring(), first) };
             }
         };
