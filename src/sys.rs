@@ -615,6 +615,22 @@ pub fn fcntl_getfl(fd: c_int) -> SysResult {
     .map(|flags| flags as c_int)
 }
 
+/// `fcntl(fd, F_DUPFD_CLOEXEC, 0)`: a new descriptor for the same file,
+/// or `EBADF`.
+#[inline]
+pub fn dup(fd: c_int) -> SysResult {
+    // SAFETY: F_DUPFD_CLOEXEC takes no pointer.
+    unsafe {
+        raw3(
+            libc::SYS_fcntl as c_long,
+            fd as usize,
+            libc::F_DUPFD_CLOEXEC as usize,
+            0,
+        )
+    }
+    .map(|new| new as c_int)
+}
+
 /// The file type bits (`S_IFMT`) of `fd`, with statx(2).
 #[inline]
 pub fn file_type(fd: c_int) -> Result<u32, Errno> {

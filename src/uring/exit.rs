@@ -60,8 +60,9 @@ unsafe extern "C" {
 }
 
 /// The calling thread is about to submit: returns its owner number (its
-/// registry index + 1, or 0 if it has none), registering its destructor
-/// the first time.
+/// registry index + 1, or 0 if it has none, which fits the 11 bits a
+/// completion's tag has for it), registering its destructor the first
+/// time.
 pub fn this_thread_submits() -> u32 {
     let Some(index) = registry::my_thread_index() else {
         return 0;

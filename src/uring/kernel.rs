@@ -198,7 +198,7 @@ pub const MAX_SQ_ENTRIES: u32 = 32768;
 
 const _: () = assert!(core::mem::size_of::<Params>() == 120);
 const _: () = assert!(core::mem::size_of::<Sqe>() == 64);
-const _: () = assert!(core::mem::offset_of!(Sqe, user_data) == 32);
+const _: () = assert!(core::mem::offset_of!(Sqe, user_data) == 32); // word 4
 const _: () = assert!(core::mem::offset_of!(Sqe, op_flags) == 28);
 const _: () = assert!(core::mem::size_of::<Cqe>() == 16);
 const _: () = assert!(core::mem::size_of::<GeteventsArg>() == 24);

@@ -56,7 +56,9 @@ pub mod reap;
 pub mod submit;
 
 use core::ffi::{c_int, c_void};
-use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{
+    AtomicBool, AtomicI32, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+};
 
 use crate::abi::io_context_t;
 use crate::registry;
@@ -84,9 +86,9 @@ pub struct Uring {
     dead: AtomicBool,
     /// Set when the instance's descriptor is gone (see `reap`).
     broken: AtomicBool,
-    /// Polls waiting to be armed again by the next submission
-    /// ([`SLOT_REARM_PENDING`]).
-    rearms: AtomicU32,
+    /// Requests waiting to be submitted again by the next submission
+    /// ([`SLOT_RESUBMIT`]).
+    resubmits: AtomicU32,
     /// One submitter at a time.
     submit_lock: Lock,
 
@@ -137,24 +139,74 @@ struct Slot {
     data: AtomicU64,
     /// The iocb's address.
     obj: AtomicUsize,
-    /// [`SLOT_IN_FLIGHT`] and the other `SLOT_*` bits.
+    /// [`SLOT_IN_FLIGHT`] and the other `SLOT_*` bits, and the number of
+    /// eventfd signals not yet completed (in units of [`SLOT_LINK`]).
     state: AtomicU32,
-    /// Bumped on each use, and part of the completion's `user_data`.
+    /// Bumped on each use (21 bits of it are in the completion's
+    /// `user_data`).
     generation: AtomicU32,
     /// The next free slot, while free.
     next: AtomicU32,
     /// The thread that submitted the request (`registry::my_thread_index`
     /// + 1), or 0.
     owner: AtomicU32,
-    /// A poll's descriptor and events (to arm it again: see `exit`).
-    fd: AtomicU32,
-    events: AtomicU32,
+    /// The library's own duplicate of the `IOCB_FLAG_RESFD` eventfd (so
+    /// that the program may close its descriptor while the request is in
+    /// flight, as kernel AIO allows), or -1.
+    resfd: AtomicI32,
+    /// The request's submission entry, to submit it again (see
+    /// `reap::Uring::complete`).
+    sqe: [AtomicU64; 8],
+    /// A vectored request's iovecs (up to [`SLOT_IOVECS`]), copied at
+    /// io_submit as kernel AIO copies them; its entry points here.
+    iovecs: [AtomicU64; 2 * SLOT_IOVECS],
 }
+
+impl Slot {
+    /// The request's submission entry, as kept.
+    fn entry(&self) -> Sqe {
+        // Relaxed: written by the submitter before the request's first
+        // submission; read by the thread that submits it again.
+        let words = self.sqe.each_ref().map(|w| w.load(Ordering::Relaxed));
+        // SAFETY: an Sqe is 8 words of plain data.
+        unsafe { core::mem::transmute::<[u64; 8], Sqe>(words) }
+    }
+
+    /// The `user_data` of the request's entry: what names it in a
+    /// cancellation.
+    fn user_data(&self) -> u64 {
+        // Relaxed: see `entry`. (Word 4 of an Sqe is its user_data.)
+        self.sqe[4].load(Ordering::Relaxed)
+    }
+
+    /// Keeps `sqe` as the request's entry.
+    fn keep_entry(&self, sqe: &Sqe) {
+        // SAFETY: an Sqe is 8 words of plain data.
+        let words = unsafe { core::mem::transmute::<Sqe, [u64; 8]>(*sqe) };
+        for (kept, word) in self.sqe.iter().zip(words) {
+            // Relaxed: see `entry`.
+            kept.store(word, Ordering::Relaxed);
+        }
+    }
+
+    /// Keeps a copy of a vectored request's iovecs; returns its address,
+    /// for the request's entry.
+    fn keep_iovecs(&self, iovecs: &[libc::iovec; SLOT_IOVECS]) -> u64 {
+        for (i, iov) in iovecs.iter().enumerate() {
+            // Relaxed: read by the kernel, after the system call that
+            // submits the request.
+            self.iovecs[2 * i].store(iov.iov_base as u64, Ordering::Relaxed);
+            self.iovecs[2 * i + 1].store(iov.iov_len as u64, Ordering::Relaxed);
+        }
+        self.iovecs.as_ptr() as u64
+    }
+}
+
+/// How many iovecs a slot keeps a copy of.
+const SLOT_IOVECS: usize = 4;
 
 /// The request's completion has not been reaped.
 const SLOT_IN_FLIGHT: u32 = 1 << 0;
-/// The eventfd signal linked to the request has not completed.
-const SLOT_LINKED: u32 = 1 << 1;
 /// The request is a poll.
 const SLOT_POLL: u32 = 1 << 2;
 /// io_cancel cancelled the poll: its `-ECANCELED` is reported as 0, as
@@ -163,17 +215,27 @@ const SLOT_CANCELLED: u32 = 1 << 3;
 /// The poll's thread exited and cancelled it: the reaper that finds its
 /// `-ECANCELED` arms it again (see `exit`).
 const SLOT_REARM: u32 = 1 << 4;
-/// The poll is to be armed again by the next submission (a signal handler
-/// found its cancellation while the code it interrupted was submitting).
-const SLOT_REARM_PENDING: u32 = 1 << 5;
+/// The request is to be submitted again by the next submission (a signal
+/// handler found it cancelled while the code it interrupted was
+/// submitting).
+const SLOT_RESUBMIT: u32 = 1 << 5;
+/// One eventfd signal in flight (a count, from bit 8).
+const SLOT_LINK: u32 = 1 << 8;
+/// The bits that count eventfd signals.
+const SLOT_LINKS: u32 = 0xff << 8;
 
-/// What a completion's `user_data` says: which slot, which use of it, and
-/// which of its completions.
+/// What a completion's `user_data` says: which slot, which use of it,
+/// which of its completions, and which thread submitted it.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 struct Tag {
+    /// 24 bits.
     slot: u32,
+    /// 21 bits: enough that a slot is never used 2^21 times while a
+    /// cancellation naming one of its uses is in the air.
     generation: u32,
     kind: u8,
+    /// The submitting thread (`exit::this_thread_submits`), 11 bits.
+    owner: u32,
 }
 
 /// The request's own completion.
@@ -185,14 +247,18 @@ const KIND_CONTROL: u8 = 2;
 
 impl Tag {
     fn encode(self) -> u64 {
-        u64::from(self.generation) << 32 | u64::from(self.kind) << 24 | u64::from(self.slot)
+        u64::from(self.generation & 0x1f_ffff) << 43
+            | u64::from(self.owner & 0x7ff) << 32
+            | u64::from(self.kind) << 24
+            | u64::from(self.slot & 0xff_ffff)
     }
 
     fn decode(user_data: u64) -> Tag {
         Tag {
-            slot: user_data as u32 & 0x00ff_ffff,
-            generation: (user_data >> 32) as u32,
+            slot: user_data as u32 & 0xff_ffff,
             kind: (user_data >> 24) as u8,
+            owner: (user_data >> 32) as u32 & 0x7ff,
+            generation: (user_data >> 43) as u32,
         }
     }
 }
@@ -449,7 +515,7 @@ impl Uring {
             expected: AtomicU32::new(0),
             dead: AtomicBool::new(false),
             broken: AtomicBool::new(false),
-            rearms: AtomicU32::new(0),
+            resubmits: AtomicU32::new(0),
             submit_lock: Lock::new(),
             sq_tail: at(rings, sq.tail).cast(),
             sq_flags: at(rings, sq.flags).cast(),
@@ -492,6 +558,7 @@ impl Uring {
             let next = if i + 1 < slot_count { i + 1 } else { NO_SLOT };
             // Relaxed: not shared yet.
             uring.slot(i).next.store(next, Ordering::Relaxed);
+            uring.slot(i).resfd.store(-1, Ordering::Relaxed);
         }
         // SAFETY: the header page is ours; it is made read-only once written.
         unsafe {
@@ -745,8 +812,9 @@ mod tests {
     fn tags_round_trip() {
         let tag = Tag {
             slot: 0x12_3456,
-            generation: 0xdead_beef,
+            generation: 0x1e_beef,
             kind: KIND_EVENTFD,
+            owner: 1024,
         };
         assert_eq!(Tag::decode(tag.encode()), tag);
     }

@@ -34,8 +34,8 @@ use core::sync::atomic::Ordering;
 
 use super::kernel::{self, Cqe, GeteventsArg, SyncCancel, Timespec};
 use super::{
-    KIND_CONTROL, KIND_EVENTFD, KIND_REQUEST, SLOT_CANCELLED, SLOT_IN_FLIGHT, SLOT_LINKED,
-    SLOT_POLL, SLOT_REARM, Tag, Uring, exit, submit,
+    KIND_CONTROL, KIND_EVENTFD, KIND_REQUEST, SLOT_CANCELLED, SLOT_IN_FLIGHT, SLOT_LINK,
+    SLOT_LINKS, SLOT_POLL, SLOT_REARM, Tag, Uring, exit, submit,
 };
 use crate::abi::{io_event, iocb};
 use crate::sys::{self, Errno, SysResult, plausible_user_address};
@@ -226,28 +226,31 @@ impl Uring {
             return None;
         }
         let slot = self.slot(tag.slot);
-        // Relaxed: the request's submission wrote it, ordered by the
-        // kernel's completion (the tail's Acquire).
-        exit::completed(slot.owner.load(Ordering::Relaxed));
+        exit::completed(tag.owner);
         if tag.kind == KIND_EVENTFD {
-            self.finish(tag.slot, SLOT_LINKED);
+            self.finish(tag.slot, Done::Signal);
             return None;
         }
         debug_assert_eq!(tag.kind, KIND_REQUEST);
         // Acquire: the submitter's and io_cancel's marks.
         let state = slot.state.load(Ordering::Acquire);
         let mut res = cqe.res;
-        if state & SLOT_POLL != 0 && res == -libc::ECANCELED {
-            if state & SLOT_REARM != 0 && fate == Fate::Deliver && !self.is_dead() {
-                // Its thread exited: arm it again from this one (or from the
-                // next submission, if this is a signal handler that
-                // interrupted one).
-                submit::rearm(self, tag.slot);
+        if res == -libc::ECANCELED && fate == Fate::Deliver && !self.is_dead() {
+            // The library cancels polls only: a read, write or sync the
+            // kernel cancelled never started (io_uring cancels what waits
+            // for a worker thread it failed to create, which a stream of
+            // signals can make happen), and a poll whose thread exited is
+            // handed over; both are submitted again, from this thread (or
+            // by the next submission, if this is a signal handler that
+            // interrupted one). Kernel AIO would have run them.
+            let again = state & SLOT_POLL == 0 || state & SLOT_REARM != 0;
+            if again {
+                submit::resubmit(self, tag.slot);
                 return None;
             }
-            if state & SLOT_CANCELLED != 0 {
-                res = 0;
-            }
+        }
+        if state & SLOT_POLL != 0 && res == -libc::ECANCELED && state & SLOT_CANCELLED != 0 {
+            res = 0;
         }
         let event = [
             slot.data.load(Ordering::Relaxed),
@@ -257,16 +260,32 @@ impl Uring {
         ];
         // Relaxed: a count (the room).
         self.outstanding.fetch_sub(1, Ordering::Relaxed);
-        self.finish(tag.slot, SLOT_IN_FLIGHT);
+        self.finish(tag.slot, Done::Request);
         (fate == Fate::Deliver).then_some(event)
     }
 
-    /// Clears `done` in the slot's state; frees the slot when nothing of
-    /// its request remains to complete.
-    fn finish(&self, index: u32, done: u32) {
+    /// Settles one of a slot's completions; frees the slot (and the
+    /// library's duplicate of its eventfd) when nothing of its request
+    /// remains to complete.
+    fn finish(&self, index: u32, done: Done) {
+        let settle = |state: u32| match done {
+            Done::Request => state & !SLOT_IN_FLIGHT,
+            Done::Signal => state.wrapping_sub(SLOT_LINK),
+        };
+        let slot = self.slot(index);
         // AcqRel: the last completer frees after every other's reads.
-        let before = self.slot(index).state.fetch_and(!done, Ordering::AcqRel);
-        if before & (SLOT_IN_FLIGHT | SLOT_LINKED) == done {
+        let before = slot
+            .state
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |state| {
+                Some(settle(state))
+            })
+            .unwrap_or_else(|state| state);
+        if settle(before) & (SLOT_IN_FLIGHT | SLOT_LINKS) == 0 {
+            // Relaxed: the slot is ours alone now.
+            let resfd = slot.resfd.swap(-1, Ordering::Relaxed);
+            if resfd >= 0 {
+                sys::close(resfd);
+            }
             self.give_slot(index);
         }
     }
@@ -286,6 +305,7 @@ impl Uring {
             slot: 0,
             generation: 0,
             kind: KIND_CONTROL,
+            owner: 0,
         };
         let sqe = kernel::Sqe {
             opcode: kernel::OP_TIMEOUT,
@@ -299,6 +319,15 @@ impl Uring {
         // ours under the lock.
         unsafe { submit::push_one(self, sqe) };
     }
+}
+
+/// Which of a request's completions [`Uring::finish`] settles.
+#[derive(Clone, Copy)]
+enum Done {
+    /// The request's own.
+    Request,
+    /// Its eventfd signal's.
+    Signal,
 }
 
 /// Room reserved for a request; see [`Uring::reserve`].
@@ -592,15 +621,10 @@ pub unsafe fn cancel(uring: &Uring, iocb: *mut iocb) -> SysResult {
         if state & wanted != wanted || slot.obj.load(Ordering::Relaxed) != iocb as usize {
             continue;
         }
-        let generation = slot.generation.load(Ordering::Relaxed);
+        let user_data = slot.user_data();
         // Relaxed: read with the result of the cancellation below.
         slot.state.fetch_or(SLOT_CANCELLED, Ordering::Relaxed);
-        let tag = Tag {
-            slot: index,
-            generation,
-            kind: KIND_REQUEST,
-        };
-        return match uring.cancel_now(tag) {
+        return match uring.cancel_now(user_data) {
             Ok(()) => Err(Errno::EINPROGRESS),
             Err(_) => Err(Errno::EINVAL),
         };
@@ -609,11 +633,11 @@ pub unsafe fn cancel(uring: &Uring, iocb: *mut iocb) -> SysResult {
 }
 
 impl Uring {
-    /// Cancels the request `tag` names, synchronously: Ok once it is
+    /// Cancels the request `user_data` names, synchronously: Ok once it is
     /// cancelled (its completion, `-ECANCELED`, is in the queue).
-    pub(super) fn cancel_now(&self, tag: Tag) -> Result<(), Errno> {
+    pub(super) fn cancel_now(&self, user_data: u64) -> Result<(), Errno> {
         let mut cancel = SyncCancel {
-            addr: tag.encode(),
+            addr: user_data,
             fd: -1,
             timeout: Timespec {
                 tv_sec: -1,
@@ -647,15 +671,10 @@ impl Uring {
             {
                 continue;
             }
-            let generation = slot.generation.load(Ordering::Relaxed);
             // Relaxed: read by the reaper of the cancellation's completion,
             // which the system call below orders after this.
             slot.state.fetch_or(SLOT_REARM, Ordering::Relaxed);
-            let _ = self.cancel_now(Tag {
-                slot: index,
-                generation,
-                kind: KIND_REQUEST,
-            });
+            let _ = self.cancel_now(slot.user_data());
         }
     }
 
@@ -681,10 +700,7 @@ impl Uring {
             let now = unsafe { (*self.cq_head).load(Ordering::Acquire) };
             if at.wrapping_sub(now) < tail.wrapping_sub(now) {
                 let tag = Tag::decode(cqe.user_data);
-                if tag.kind != KIND_CONTROL
-                    && tag.slot < self.slot_count
-                    && self.slot(tag.slot).owner.load(Ordering::Relaxed) == owner
-                {
+                if tag.kind != KIND_CONTROL && tag.owner == owner {
                     mine += 1;
                 }
             }
@@ -703,11 +719,7 @@ pub(super) fn drain(uring: &Uring) {
         let slot = uring.slot(index);
         // Acquire: the submitter's writes of the slot.
         if slot.state.load(Ordering::Acquire) & wanted == wanted {
-            let _ = uring.cancel_now(Tag {
-                slot: index,
-                generation: slot.generation.load(Ordering::Relaxed),
-                kind: KIND_REQUEST,
-            });
+            let _ = uring.cancel_now(slot.user_data());
         }
     }
     let ten_ms = Timespec {

@@ -37,8 +37,8 @@ use core::sync::atomic::Ordering;
 
 use super::kernel::{self, Sqe};
 use super::{
-    KIND_EVENTFD, KIND_REQUEST, SLOT_IN_FLIGHT, SLOT_LINKED, SLOT_POLL, SLOT_REARM,
-    SLOT_REARM_PENDING, Tag, Uring, exit, page_size,
+    KIND_EVENTFD, KIND_REQUEST, SLOT_IN_FLIGHT, SLOT_IOVECS, SLOT_LINK, SLOT_POLL, SLOT_REARM,
+    SLOT_RESUBMIT, Tag, Uring, exit, page_size,
 };
 use crate::abi::iocb;
 use crate::sys::{self, Errno, SysResult, plausible_user_address};
@@ -77,9 +77,11 @@ struct Request {
     /// The iocb's address and `aio_data`, for its event.
     obj: usize,
     data: u64,
-    /// `IOCB_FLAG_RESFD`'s eventfd.
+    /// The library's duplicate of `IOCB_FLAG_RESFD`'s eventfd.
     resfd: Option<c_int>,
     poll: bool,
+    /// A vectored request's iovecs, when few enough to keep a copy.
+    iovecs: Option<[libc::iovec; SLOT_IOVECS]>,
 }
 
 /// A submission in progress: entries filled but not yet handed to the
@@ -119,8 +121,8 @@ pub unsafe fn submit(uring: &Uring, nr: c_long, iocbs: *mut *mut iocb) -> SysRes
     let owner = exit::this_thread_submits();
     let mut batch = Batch::new(uring);
     // Relaxed: a hint; the slots say which.
-    if uring.rearms.load(Ordering::Relaxed) > 0 {
-        batch.rearm_pending(owner);
+    if uring.resubmits.load(Ordering::Relaxed) > 0 {
+        batch.resubmit_pending(owner);
     }
     let mut files = Files::default();
     let mut submitted = 0;
@@ -187,10 +189,14 @@ unsafe fn check(
     let fd = cb.aio_fildes;
     let mode = files.mode(fd)?;
     let resfd = if flags & FLAG_RESFD != 0 {
-        Some(files.eventfd(resfd as c_int)?)
+        files.eventfd(resfd as c_int)?;
+        // The library's own reference, held until the signal is done.
+        Some(sys::dup(resfd as c_int).map_err(|_| Errno::EBADF)?)
     } else {
         None
     };
+    // Given back if the request is refused below.
+    let resfd = Duplicate(resfd);
     if cb.key != 0 {
         // The kernel writes the key (KIOCB_KEY, 0), which io_cancel checks.
         // SAFETY: the caller's iocb (the kernel writes it too).
@@ -203,6 +209,7 @@ unsafe fn check(
     };
     let rw_flags = cb.aio_rw_flags;
     let mut poll = false;
+    let mut iovecs = None;
     match cb.aio_lio_opcode {
         op @ (CMD_PREAD | CMD_PWRITE | CMD_PREADV | CMD_PWRITEV) => {
             let write = op == CMD_PWRITE || op == CMD_PWRITEV;
@@ -224,6 +231,17 @@ unsafe fn check(
             let vectored = op == CMD_PREADV || op == CMD_PWRITEV;
             // SAFETY: the caller's contract (the iovec array is read).
             let count = unsafe { check_buffers(buf, nbytes, vectored) }?;
+            if vectored && nbytes as usize <= SLOT_IOVECS {
+                let mut copy = [libc::iovec {
+                    iov_base: core::ptr::null_mut(),
+                    iov_len: 0,
+                }; SLOT_IOVECS];
+                for (i, iov) in copy.iter_mut().take(nbytes as usize).enumerate() {
+                    // SAFETY: checked readable by check_buffers.
+                    *iov = unsafe { (buf as usize as *const libc::iovec).add(i).read_unaligned() };
+                }
+                iovecs = Some(copy);
+            }
             if offset < 0 || offset.checked_add(count as i64).is_none() {
                 return Err(Errno::EINVAL);
             }
@@ -278,9 +296,27 @@ unsafe fn check(
         sqe,
         obj: ptr as usize,
         data,
-        resfd,
+        resfd: resfd.keep(),
         poll,
+        iovecs,
     })
+}
+
+/// A duplicate of an eventfd, closed on drop unless kept.
+struct Duplicate(Option<c_int>);
+
+impl Duplicate {
+    fn keep(mut self) -> Option<c_int> {
+        self.0.take()
+    }
+}
+
+impl Drop for Duplicate {
+    fn drop(&mut self) {
+        if let Some(fd) = self.0 {
+            sys::close(fd);
+        }
+    }
 }
 
 /// Checks an I/O priority as the kernel's ioprio_check_cap() does.
@@ -468,55 +504,76 @@ impl<'a> Batch<'a> {
         }
     }
 
-    /// Arms again the polls left for the next submission (see `rearm`).
-    fn rearm_pending(&mut self, owner: u32) {
+    /// Submits again the requests left for the next submission (see
+    /// [`resubmit`]).
+    fn resubmit_pending(&mut self, owner: u32) {
         let uring = self.uring;
         for index in 0..uring.slot_count {
             let slot = uring.slot(index);
-            // AcqRel: one thread arms it.
-            if slot.state.fetch_and(!SLOT_REARM_PENDING, Ordering::AcqRel) & SLOT_REARM_PENDING != 0
-            {
+            // AcqRel: one thread takes it.
+            if slot.state.fetch_and(!SLOT_RESUBMIT, Ordering::AcqRel) & SLOT_RESUBMIT != 0 {
                 // Relaxed: a hint.
-                uring.rearms.fetch_sub(1, Ordering::Relaxed);
-                self.arm_poll(index, owner);
+                uring.resubmits.fetch_sub(1, Ordering::Relaxed);
+                self.requeue(index, owner);
             }
         }
     }
 
-    /// Queues the poll of slot `index` again, for this thread.
-    fn arm_poll(&mut self, index: u32, owner: u32) {
+    /// Queues the request of slot `index` again (with its eventfd signal),
+    /// for this thread: its entry, as kept in the slot.
+    fn requeue(&mut self, index: u32, owner: u32) {
         let uring = self.uring;
         let slot = uring.slot(index);
-        if self.queued + 1 > uring.sq_entries {
+        // Relaxed: the slot's request is this thread's to submit now.
+        let resfd = slot.resfd.load(Ordering::Relaxed);
+        let mut sqe = slot.entry();
+        let mut tag = Tag::decode(sqe.user_data);
+        tag.owner = owner;
+        sqe.user_data = tag.encode();
+        slot.keep_entry(&sqe);
+        slot.owner.store(owner, Ordering::Relaxed);
+        let links = if resfd >= 0 { SLOT_LINK } else { 0 };
+        // Release: the owner's store happens before a reaper reads it.
+        slot.state
+            .fetch_update(Ordering::Release, Ordering::Relaxed, |state| {
+                Some((state & !SLOT_REARM) + links)
+            })
+            .ok();
+        self.queue(sqe, resfd, owner);
+    }
+
+    /// Queues `sqe` (a request's entry, as kept in its slot) and, for an
+    /// eventfd `resfd`, its signal, hard-linked after it.
+    fn queue(&mut self, mut sqe: Sqe, resfd: c_int, owner: u32) {
+        let uring = self.uring;
+        let needed = if resfd >= 0 { 2 } else { 1 };
+        if self.queued + needed > uring.sq_entries {
             self.flush();
         }
-        // Relaxed: see `add`.
-        slot.owner.store(owner, Ordering::Relaxed);
-        slot.state.fetch_and(!SLOT_REARM, Ordering::Release);
-        self.push(Sqe {
-            opcode: kernel::OP_POLL_ADD,
-            fd: slot.fd.load(Ordering::Relaxed) as c_int,
-            op_flags: slot.events.load(Ordering::Relaxed),
-            user_data: Tag {
-                slot: index,
-                generation: slot.generation.load(Ordering::Relaxed),
-                kind: KIND_REQUEST,
-            }
-            .encode(),
-            ..Sqe::default()
-        });
-        uring.expected.fetch_add(1, Ordering::Relaxed);
-        exit::submitted(owner, 1);
+        let mut signal = Tag::decode(sqe.user_data);
+        signal.kind = KIND_EVENTFD;
+        if resfd >= 0 {
+            sqe.flags |= kernel::SQE_IO_HARDLINK;
+        }
+        self.push(sqe);
+        if resfd >= 0 {
+            self.push(Sqe {
+                opcode: kernel::OP_WRITE,
+                fd: resfd,
+                addr: (&raw const ONE) as u64,
+                len: size_of::<u64>() as u32,
+                user_data: signal.encode(),
+                ..Sqe::default()
+            });
+        }
+        uring.expected.fetch_add(needed, Ordering::Relaxed);
+        exit::submitted(owner, needed);
     }
 
     /// Queues a checked request (and its eventfd signal) in a slot of its
     /// own; the room was reserved when it was checked.
     fn add(&mut self, request: Request, owner: u32) {
         let uring = self.uring;
-        let needed = if request.resfd.is_some() { 2 } else { 1 };
-        if self.queued + needed > uring.sq_entries {
-            self.flush();
-        }
         // Slots are twice the capacity, and each request in flight holds
         // one: there is always one.
         let index = uring.take_slot().unwrap_or_else(unreachable_slots);
@@ -529,42 +586,29 @@ impl<'a> Batch<'a> {
         slot.data.store(request.data, Ordering::Relaxed);
         slot.obj.store(request.obj, Ordering::Relaxed);
         slot.owner.store(owner, Ordering::Relaxed);
-        slot.fd.store(request.sqe.fd as u32, Ordering::Relaxed);
-        slot.events.store(request.sqe.op_flags, Ordering::Relaxed);
+        let resfd = request.resfd.unwrap_or(-1);
+        slot.resfd.store(resfd, Ordering::Relaxed);
+        let mut sqe = request.sqe;
+        if let Some(iovecs) = request.iovecs {
+            sqe.addr = slot.keep_iovecs(&iovecs);
+        }
+        sqe.user_data = Tag {
+            slot: index,
+            generation,
+            kind: KIND_REQUEST,
+            owner,
+        }
+        .encode();
+        slot.keep_entry(&sqe);
         let mut state = SLOT_IN_FLIGHT;
         if request.poll {
             state |= SLOT_POLL;
         }
-        if request.resfd.is_some() {
-            state |= SLOT_LINKED;
+        if resfd >= 0 {
+            state += SLOT_LINK;
         }
         slot.state.store(state, Ordering::Release);
-        let tag = |kind| {
-            Tag {
-                slot: index,
-                generation,
-                kind,
-            }
-            .encode()
-        };
-        let mut sqe = request.sqe;
-        sqe.user_data = tag(KIND_REQUEST);
-        if let Some(resfd) = request.resfd {
-            sqe.flags |= kernel::SQE_IO_HARDLINK;
-            self.push(sqe);
-            self.push(Sqe {
-                opcode: kernel::OP_WRITE,
-                fd: resfd,
-                addr: (&raw const ONE) as u64,
-                len: size_of::<u64>() as u32,
-                user_data: tag(KIND_EVENTFD),
-                ..Sqe::default()
-            });
-        } else {
-            self.push(sqe);
-        }
-        uring.expected.fetch_add(needed, Ordering::Relaxed);
-        exit::submitted(owner, needed);
+        self.queue(sqe, resfd, owner);
     }
 
     /// Puts one entry in the submission queue.
@@ -610,21 +654,23 @@ impl<'a> Batch<'a> {
     }
 }
 
-/// Arms the poll of slot `index` again from this thread: its own thread
-/// exited and cancelled it (see `exit`). A signal handler that interrupted
-/// a submission on the context leaves it to the next submission.
-pub(super) fn rearm(uring: &Uring, index: u32) {
+/// Submits the request of slot `index` again, from this thread: a poll
+/// whose thread exited and cancelled it (see `exit`), or a request the
+/// kernel cancelled before it started (see `reap`). A signal handler that
+/// interrupted a submission on the context leaves it to the next
+/// submission.
+pub(super) fn resubmit(uring: &Uring, index: u32) {
     let Some(_lock) = uring.submit_lock.lock() else {
         let slot = uring.slot(index);
         // Release: the slot's fields before the next submitter sees it.
-        slot.state.fetch_or(SLOT_REARM_PENDING, Ordering::Release);
+        slot.state.fetch_or(SLOT_RESUBMIT, Ordering::Release);
         // Relaxed: a hint, read under the lock.
-        uring.rearms.fetch_add(1, Ordering::Relaxed);
+        uring.resubmits.fetch_add(1, Ordering::Relaxed);
         return;
     };
     let owner = exit::this_thread_submits();
     let mut batch = Batch::new(uring);
-    batch.arm_poll(index, owner);
+    batch.requeue(index, owner);
     batch.flush();
 }
 
