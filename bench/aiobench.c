@@ -38,6 +38,13 @@
  *   --warmup-ops N  warm-up by op count instead of --warmup
  *   --mark          surround the measured calls with write(-1, "aiobench:
  *                   begin"/"end") so that an strace log can be cut
+ *   --buffered      open --file without O_DIRECT (reads go through the page
+ *                   cache)
+ *   --cold          with --buffered: drop --file's cached pages first
+ *                   (POSIX_FADV_DONTNEED) and ask for no read-ahead
+ *                   (POSIX_FADV_RANDOM), so that every read reaches the device
+ *   --hot           with --buffered: read the whole file once first, so that
+ *                   every read is served from the page cache
  *
  * The measured library calls go through the noinline functions bench_lib_*,
  * so that `valgrind --tool=callgrind --collect-atstart=no
@@ -100,6 +107,7 @@ struct ring_header {
 
 static int raw;
 static int mark;
+static int buffered, cold, hot;
 static int fd = -1;
 static uint64_t nblocks;
 static unsigned nslots;
@@ -558,6 +566,20 @@ static void make_file(const char *path, const char *mib)
 	free(block);
 }
 
+/* Reads the whole file once, so that its pages are cached. */
+static void read_whole(int in, off_t size)
+{
+	static unsigned char chunk[1 << 20];
+
+	for (off_t at = 0; at < size;) {
+		ssize_t got = pread(in, chunk, sizeof chunk, at);
+
+		if (got <= 0)
+			die("reading the file ahead: %s", got < 0 ? strerror(errno) : "end");
+		at += got;
+	}
+}
+
 static const char *library_path(void)
 {
 	Dl_info info;
@@ -572,7 +594,7 @@ static void usage(void)
 {
 	fputs("usage: aiobench rw|empty|queuerun|setup [--raw] [--file PATH] [--qd N]\n"
 	      "                [--min N] [--secs S] [--warmup S] [--ops N] [--warmup-ops N]\n"
-	      "                [--mark]\n"
+	      "                [--mark] [--buffered [--cold|--hot]]\n"
 	      "       aiobench mkfile PATH MIB\n", stderr);
 	exit(2);
 }
@@ -589,6 +611,9 @@ int main(int argc, char **argv)
 		{ "ops", required_argument, NULL, 'o' },
 		{ "warmup-ops", required_argument, NULL, 'W' },
 		{ "mark", no_argument, NULL, 'M' },
+		{ "buffered", no_argument, NULL, 'b' },
+		{ "cold", no_argument, NULL, 'c' },
+		{ "hot", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *bench, *file = NULL;
@@ -620,6 +645,9 @@ int main(int argc, char **argv)
 		case 'o': ops = strtoull(optarg, NULL, 10); break;
 		case 'W': warm_ops = strtoull(optarg, NULL, 10); break;
 		case 'M': mark = 1; break;
+		case 'b': buffered = 1; break;
+		case 'c': cold = 1; break;
+		case 'h': hot = 1; break;
 		default: usage();
 		}
 	}
@@ -630,19 +658,27 @@ int main(int argc, char **argv)
 		usage();
 	if (qd < 1 || qd > 4096 || min_nr < 0 || min_nr > qd)
 		die("need 1 <= --qd <= 4096 and 0 <= --min <= --qd");
+	if ((cold || hot) && (!buffered || (cold && hot)))
+		die("--cold and --hot go with --buffered, one of them");
 
 	if (needs_io) {
 		off_t size;
 
 		if (!file)
 			die("%s needs --file", bench);
-		fd = open(file, O_RDONLY | O_DIRECT);
+		fd = open(file, buffered ? O_RDONLY : O_RDONLY | O_DIRECT);
 		if (fd < 0)
-			die("open %s with O_DIRECT: %s", file, strerror(errno));
+			die("open %s%s: %s", file, buffered ? "" : " with O_DIRECT",
+			    strerror(errno));
 		size = lseek(fd, 0, SEEK_END);
 		if (size < (off_t)BS)
 			die("%s is too small", file);
 		nblocks = (uint64_t)size / BS;
+		if (cold && (posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) != 0 ||
+			     posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM) != 0))
+			die("posix_fadvise %s: %s", file, strerror(errno));
+		if (hot)
+			read_whole(fd, size);
 		nslots = (unsigned)qd;
 		iocbs = calloc(nslots, sizeof *iocbs);
 		list = calloc(nslots, sizeof *list);
