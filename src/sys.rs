@@ -52,6 +52,12 @@ impl Errno {
     pub(crate) const ETIME: Self = Self(libc::ETIME);
     pub(crate) const ENOMEM: Self = Self(libc::ENOMEM);
     pub(crate) const EBUSY: Self = Self(libc::EBUSY);
+    pub(crate) const ESPIPE: Self = Self(libc::ESPIPE);
+
+    /// The error number.
+    pub(crate) const fn get(self) -> c_int {
+        self.0
+    }
 
     /// The value libaio functions return for this error: `-errno`.
     pub const fn negated(self) -> c_int {
@@ -651,6 +657,66 @@ pub fn file_type(fd: c_int) -> Result<u32, Errno> {
     // SAFETY: byte 28 of the 256 is inside buf, 2-byte aligned.
     let mode = unsafe { buf.as_ptr().cast::<u8>().add(28).cast::<u16>().read() };
     Ok(u32::from(mode) & libc::S_IFMT)
+}
+
+/// The type of the file system `fd` is on (`f_type` of fstatfs(2)).
+#[inline]
+pub fn file_system(fd: c_int) -> Result<u64, Errno> {
+    // SAFETY: statfs64 is plain data; all-zero is valid.
+    let mut stat: libc::statfs64 = unsafe { core::mem::zeroed() };
+    // SAFETY: fstatfs64 writes one struct statfs64 into `stat`.
+    keeping_errno(|| unsafe { libc::fstatfs64(fd, &mut stat) })?;
+    Ok(stat.f_type as u64 & 0xffff_ffff)
+}
+
+/// `preadv2(2)` (or `pwritev2(2)` when `write`) of the `count` iovecs at
+/// `iov` at `offset` of `fd`, with `flags`: the bytes transferred.
+///
+/// # Safety
+///
+/// The iovecs and their buffers are the caller's (the kernel checks them
+/// and answers `EFAULT`).
+#[inline]
+pub unsafe fn preadv2_pwritev2(
+    write: bool,
+    fd: c_int,
+    iov: *const libc::iovec,
+    count: usize,
+    offset: i64,
+    flags: u32,
+) -> Result<usize, Errno> {
+    let nr = if write {
+        libc::SYS_pwritev2
+    } else {
+        libc::SYS_preadv2
+    };
+    // The offset as the kernel takes it: low and high halves of the words
+    // (on 64-bit targets the high one is ignored).
+    let low = offset as u64 as usize;
+    let high = ((offset as u64) >> 32 >> (usize::BITS - 32)) as usize;
+    // SAFETY: the caller's contract.
+    unsafe {
+        raw6(
+            nr as c_long,
+            fd as usize,
+            iov as usize,
+            count,
+            low,
+            high,
+            flags as usize,
+        )
+    }
+}
+
+/// `write(2)` of `len` bytes at `buf` to `fd`.
+///
+/// # Safety
+///
+/// `buf` is readable for `len` bytes.
+#[inline]
+pub unsafe fn write(fd: c_int, buf: *const c_void, len: usize) -> Result<usize, Errno> {
+    // SAFETY: the caller's contract.
+    unsafe { raw3(libc::SYS_write as c_long, fd as usize, buf as usize, len) }
 }
 
 /// `readlinkat(AT_FDCWD, path, buf)`: the number of bytes stored (not

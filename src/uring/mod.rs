@@ -7,6 +7,8 @@
 //!   completion queue (claimed by any number of reapers at once);
 //! - [`submit`]: iocbs checked as io_submit(2) checks them, then turned
 //!   into submission queue entries;
+//! - [`inline`]: what kernel AIO does inside io_submit (cached reads, files
+//!   in memory), done there too, and the queue those events wait in;
 //! - [`reap`]: completions turned into events, io_getevents' waiting, and
 //!   io_cancel;
 //! - [`exit`]: a thread that exits keeps its requests alive (io_uring ties
@@ -50,6 +52,7 @@
 //! the state.
 
 pub mod exit;
+pub mod inline;
 pub mod kernel;
 pub mod probe;
 pub mod reap;
@@ -91,6 +94,13 @@ pub struct Uring {
     resubmits: AtomicU32,
     /// One submitter at a time.
     submit_lock: Lock,
+    /// Threads waiting for completions in io_uring_enter(2): a submission
+    /// that completes requests at once wakes them (`inline`).
+    waiters: AtomicU32,
+    /// The events of requests done at once.
+    done: inline::Done,
+    /// The classes of the files recently used (under `submit_lock`).
+    classes: inline::Classes,
 
     // The submission queue (written under `submit_lock`).
     sq_tail: *const AtomicU32,
@@ -491,7 +501,9 @@ impl Uring {
         // Ours: the header page, then the state, the slots and the flags.
         let slots_at = size_of::<Uring>().next_multiple_of(64);
         let copied_at = slots_at + slot_count as usize * size_of::<Slot>();
-        let state_len = (copied_at + params.cq_entries as usize).next_multiple_of(page);
+        let done_at = (copied_at + params.cq_entries as usize).next_multiple_of(64);
+        let done_size = capacity.next_power_of_two();
+        let state_len = (done_at + done_size as usize * 32).next_multiple_of(page);
         let private = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS;
         // SAFETY: a new anonymous mapping.
         let mapping = match unsafe { sys::mmap(page + state_len, shared, private, -1, 0) } {
@@ -517,6 +529,9 @@ impl Uring {
             broken: AtomicBool::new(false),
             resubmits: AtomicU32::new(0),
             submit_lock: Lock::new(),
+            waiters: AtomicU32::new(0),
+            done: inline::Done::new(state.wrapping_add(done_at).cast(), done_size),
+            classes: inline::Classes::new(),
             sq_tail: at(rings, sq.tail).cast(),
             sq_flags: at(rings, sq.flags).cast(),
             // SAFETY: the kernel's ring fields, mapped above.

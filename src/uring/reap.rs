@@ -86,10 +86,11 @@ impl Uring {
         tail.wrapping_sub(self.claimed.load(Ordering::Acquire))
     }
 
-    /// Whether the queue holds nothing to claim now (the zero-timeout poll
-    /// of an empty ring).
+    /// Whether nothing waits to be reaped now (the zero-timeout poll of an
+    /// empty ring): no event of a request done at once, no completion in
+    /// the queue.
     pub fn nothing_ready(&self) -> bool {
-        self.unclaimed() == 0 && !self.overflowed()
+        self.done.is_empty() && self.unclaimed() == 0 && !self.overflowed()
     }
 
     /// Whether completions wait in the kernel for room in the queue (never,
@@ -186,7 +187,16 @@ impl Uring {
     ///
     /// `out` has room for `max` events (unaligned is fine) when delivering.
     unsafe fn harvest(&self, out: *mut io_event, max: usize, fate: Fate) -> usize {
-        let mut got = 0;
+        // The events of requests done at once first (each frees its room).
+        let mut got = if fate == Fate::Deliver {
+            // SAFETY: room for max events.
+            unsafe { self.done.take(out, max) }
+        } else {
+            self.done.clear();
+            0
+        };
+        // Relaxed: a count (the room).
+        self.outstanding.fetch_sub(got as u32, Ordering::Relaxed);
         let mut batch = [Cqe::default(); CLAIM];
         while got < max {
             let Some((from, count)) = self.claim((max - got).min(CLAIM)) else {
@@ -372,6 +382,14 @@ pub unsafe fn getevents(
         // SAFETY: the caller's contract; read unaligned, as the kernel may.
         Some(unsafe { timeout.read_unaligned() })
     };
+    // libaio's answer to a zero-timeout poll of an empty ring: 0, before
+    // anything is checked (its numbers, its mask).
+    if let Some(t) = &limit {
+        let (sec, nsec) = parts(t);
+        if sec == 0 && nsec == 0 && uring.nothing_ready() && !uring.is_dead() {
+            return Ok(0);
+        }
+    }
     // io_pgetevents puts the mask in place even when it does not wait, and
     // a signal it lets through that is already pending interrupts it: a
     // ppoll of nothing with the mask does the same (and checks the mask).
@@ -438,7 +456,7 @@ pub unsafe fn getevents(
             break;
         }
         first_wait = false;
-        match uring.wait(min - got, wait.as_ref(), mask) {
+        match uring.wait(wait.as_ref(), mask) {
             Ok(()) => {}
             Err(Errno::ETIME) => {
                 // One last look, then what there is.
@@ -520,17 +538,38 @@ fn parts(ts: &libc::timespec) -> (i64, i64) {
 }
 
 impl Uring {
-    /// Waits until `needed` more completions arrive (or the timeout, a
-    /// signal, or io_destroy's wake-up).
+    /// Waits until a completion arrives (or the timeout, a signal, or
+    /// io_destroy's wake-up), as kernel AIO's reapers wake at each
+    /// completion; the caller looks again and decides.
     fn wait(
         &self,
-        needed: usize,
+        timeout: Option<&Timespec>,
+        sigmask: *const libc::sigset_t,
+    ) -> Result<(), Errno> {
+        // Announced first, then a last look: a submitter that completes a
+        // request at once after that look sees us and wakes us (a Dekker
+        // pair with Batch::complete_now).
+        // SeqCst: see above.
+        self.waiters.fetch_add(1, Ordering::SeqCst);
+        let ret = if self.nothing_ready() {
+            self.wait_in_kernel(timeout, sigmask)
+        } else {
+            Ok(())
+        };
+        // Relaxed: a count.
+        self.waiters.fetch_sub(1, Ordering::Relaxed);
+        ret
+    }
+
+    /// [`Uring::wait`]'s system call.
+    fn wait_in_kernel(
+        &self,
         timeout: Option<&Timespec>,
         sigmask: *const libc::sigset_t,
     ) -> Result<(), Errno> {
         // The kernel waits until the tail is `min_complete` past the head it
-        // reads: completions claimed but not yet released count in, the
-        // new ones are what we need.
+        // reads: completions claimed but not yet released count in, one new
+        // one is what we wait for.
         // Acquire: see unclaimed().
         // SAFETY: the kernel's ring fields.
         let (head, claimed) = unsafe {
@@ -560,7 +599,7 @@ impl Uring {
             min_wait_usec: 0,
             ts: timeout.map_or(0, |t| t as *const Timespec as u64),
         };
-        let min_complete = held.saturating_add(needed.min(u32::MAX as usize) as u32);
+        let min_complete = held.saturating_add(1);
         // SAFETY: the argument and the timeout outlive the call; the kernel
         // reads the mask (the caller's contract).
         let ret = unsafe {
@@ -727,12 +766,13 @@ pub(super) fn drain(uring: &Uring) {
         tv_nsec: 10_000_000,
     };
     // Relaxed: a count, settled by our own harvest.
-    while uring.expected.load(Ordering::Relaxed) > 0 && !uring.is_broken() {
+    loop {
         // SAFETY: dropping, nothing is written.
-        if unsafe { uring.harvest(core::ptr::null_mut(), usize::MAX, Fate::Discard) } > 0 {
-            continue;
+        unsafe { uring.harvest(core::ptr::null_mut(), usize::MAX, Fate::Discard) };
+        if uring.expected.load(Ordering::Relaxed) == 0 || uring.is_broken() {
+            break;
         }
-        match uring.wait(1, Some(&ten_ms), core::ptr::null()) {
+        match uring.wait_in_kernel(Some(&ten_ms), core::ptr::null()) {
             Ok(()) | Err(Errno::ETIME | Errno::EINTR) => {}
             Err(_) => break,
         }

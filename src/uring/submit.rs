@@ -35,6 +35,7 @@
 use core::ffi::{c_int, c_long};
 use core::sync::atomic::Ordering;
 
+use super::inline::{self, Attempt, Class};
 use super::kernel::{self, Sqe};
 use super::{
     KIND_EVENTFD, KIND_REQUEST, SLOT_IN_FLIGHT, SLOT_IOVECS, SLOT_LINK, SLOT_POLL, SLOT_REARM,
@@ -92,6 +93,8 @@ struct Batch<'a> {
     tail: u32,
     /// Entries filled since the last system call.
     queued: u32,
+    /// Requests were done at once while threads wait in the kernel.
+    wake: bool,
 }
 
 /// io_submit(2) on a context the backend serves.
@@ -130,8 +133,12 @@ pub unsafe fn submit(uring: &Uring, nr: c_long, iocbs: *mut *mut iocb) -> SysRes
     for i in 0..nr {
         // SAFETY: the caller's contract.
         match unsafe { check(uring, iocbs, i, &mut files) } {
-            Ok(request) => {
+            Ok(Checked::Queue(request)) => {
                 batch.add(request, owner);
+                submitted += 1;
+            }
+            Ok(Checked::Done(event, resfd)) => {
+                batch.complete_now(event, resfd);
                 submitted += 1;
             }
             Err(errno) => {
@@ -140,7 +147,7 @@ pub unsafe fn submit(uring: &Uring, nr: c_long, iocbs: *mut *mut iocb) -> SysRes
             }
         }
     }
-    batch.flush();
+    batch.finish();
     match refused {
         Some(errno) if submitted == 0 => Err(errno),
         _ => Ok(submitted as c_int),
@@ -158,7 +165,7 @@ unsafe fn check(
     iocbs: *mut *mut iocb,
     i: usize,
     files: &mut Files,
-) -> Result<Request, Errno> {
+) -> Result<Checked, Errno> {
     let element = iocbs.wrapping_add(i);
     if !plausible_user_address(element as usize) {
         return Err(Errno::EFAULT);
@@ -187,21 +194,29 @@ unsafe fn check(
     }
     let room = uring.reserve().ok_or(Errno::EAGAIN)?;
     let fd = cb.aio_fildes;
-    let mode = files.mode(fd)?;
-    let resfd = if flags & FLAG_RESFD != 0 {
-        files.eventfd(resfd as c_int)?;
-        // The library's own reference, held until the signal is done.
-        Some(sys::dup(resfd as c_int).map_err(|_| Errno::EBADF)?)
-    } else {
+    let op = cb.aio_lio_opcode;
+    let write = op == CMD_PWRITE || op == CMD_PWRITEV;
+    let rw = write || op == CMD_PREAD || op == CMD_PREADV;
+    // A read or write that is tried at once checks the descriptor itself
+    // (the kernel answers EBADF for a bad one or the wrong access mode);
+    // anything else is checked here, as kernel AIO's fget() checks it.
+    let class = if rw { uring.classes.get(fd) } else { None };
+    let at_once = class.is_some_and(|c| c == Class::Memory || (c == Class::Cached && !write));
+    let wants_resfd = flags & FLAG_RESFD != 0;
+    let mode = if at_once && !wants_resfd {
         None
+    } else {
+        Some(files.mode(fd)?)
     };
-    // Given back if the request is refused below.
-    let resfd = Duplicate(resfd);
+    if wants_resfd {
+        files.eventfd(resfd as c_int)?;
+    }
     if cb.key != 0 {
         // The kernel writes the key (KIOCB_KEY, 0), which io_cancel checks.
         // SAFETY: the caller's iocb (the kernel writes it too).
         unsafe { (&raw mut (*ptr).key).write_unaligned(0) };
     }
+    let resfd = wants_resfd.then_some(resfd as c_int);
     let mut sqe = Sqe {
         fd,
         user_data: 0,
@@ -210,23 +225,24 @@ unsafe fn check(
     let rw_flags = cb.aio_rw_flags;
     let mut poll = false;
     let mut iovecs = None;
-    match cb.aio_lio_opcode {
-        op @ (CMD_PREAD | CMD_PWRITE | CMD_PREADV | CMD_PWRITEV) => {
-            let write = op == CMD_PWRITE || op == CMD_PWRITEV;
+    match op {
+        _ if rw => {
             if flags & FLAG_IOPRIO != 0 {
                 check_ioprio(i32::from(cb.aio_reqprio))?;
                 sqe.ioprio = cb.aio_reqprio as u16;
             }
             check_rw_flags(rw_flags, write)?;
-            // O_RDONLY reads, O_WRONLY writes, O_RDWR both (3: neither).
-            let (reads, writes) = match mode & libc::O_ACCMODE {
-                libc::O_RDONLY => (true, false),
-                libc::O_WRONLY => (false, true),
-                libc::O_RDWR => (true, true),
-                _ => (false, false),
-            };
-            if !(if write { writes } else { reads }) {
-                return Err(Errno::EBADF);
+            if let Some(mode) = mode {
+                // O_RDONLY reads, O_WRONLY writes, O_RDWR both (3: neither).
+                let (reads, writes) = match mode & libc::O_ACCMODE {
+                    libc::O_RDONLY => (true, false),
+                    libc::O_WRONLY => (false, true),
+                    libc::O_RDWR => (true, true),
+                    _ => (false, false),
+                };
+                if !(if write { writes } else { reads }) {
+                    return Err(Errno::EBADF);
+                }
             }
             let vectored = op == CMD_PREADV || op == CMD_PWRITEV;
             // SAFETY: the caller's contract (the iovec array is read).
@@ -245,6 +261,41 @@ unsafe fn check(
             if offset < 0 || offset.checked_add(count as i64).is_none() {
                 return Err(Errno::EINVAL);
             }
+            let class = class.unwrap_or_else(|| {
+                // Known from the check above when not known before.
+                let class = inline::classify(fd, mode.unwrap_or(0));
+                uring.classes.set(fd, class);
+                class
+            });
+            let one = libc::iovec {
+                iov_base: buf as usize as *mut core::ffi::c_void,
+                iov_len: count as usize,
+            };
+            let (iov, segments) = if vectored {
+                (buf as usize as *const libc::iovec, nbytes as usize)
+            } else {
+                (&raw const one, 1)
+            };
+            let flags = rw_flags & !RWF_HIPRI;
+            let io = inline::Io {
+                write,
+                fd,
+                iov,
+                segments,
+                total: count,
+                offset,
+                rw_flags: flags,
+            };
+            // SAFETY: the caller's contract; the iovecs were checked.
+            match unsafe { inline::attempt(class, &io) } {
+                Attempt::Done(res) => {
+                    room.keep();
+                    return Ok(Checked::Done([data, ptr as u64, res as u64, 0], resfd));
+                }
+                Attempt::Refused(errno) => return Err(errno),
+                Attempt::Unable => uring.classes.set(fd, Class::Kernel),
+                Attempt::Later => {}
+            }
             sqe.opcode = match (vectored, write) {
                 (false, false) => kernel::OP_READ,
                 (false, true) => kernel::OP_WRITE,
@@ -258,7 +309,7 @@ unsafe fn check(
                 count as u32
             };
             sqe.off = offset as u64;
-            sqe.op_flags = rw_flags & !RWF_HIPRI;
+            sqe.op_flags = flags;
         }
         op @ (CMD_FSYNC | CMD_FDSYNC) => {
             if buf != 0 || offset != 0 || nbytes != 0 || rw_flags != 0 {
@@ -291,32 +342,30 @@ unsafe fn check(
         }
         _ => return Err(Errno::EINVAL),
     }
+    // The library's own reference to the eventfd, held until the signal is
+    // done (the program may close its descriptor meanwhile).
+    let resfd = match resfd {
+        Some(fd) => Some(sys::dup(fd).map_err(|_| Errno::EBADF)?),
+        None => None,
+    };
     room.keep();
-    Ok(Request {
+    Ok(Checked::Queue(Request {
         sqe,
         obj: ptr as usize,
         data,
-        resfd: resfd.keep(),
+        resfd,
         poll,
         iovecs,
-    })
+    }))
 }
 
-/// A duplicate of an eventfd, closed on drop unless kept.
-struct Duplicate(Option<c_int>);
-
-impl Duplicate {
-    fn keep(mut self) -> Option<c_int> {
-        self.0.take()
-    }
-}
-
-impl Drop for Duplicate {
-    fn drop(&mut self) {
-        if let Some(fd) = self.0 {
-            sys::close(fd);
-        }
-    }
+/// What becomes of a checked iocb.
+enum Checked {
+    /// It goes to io_uring.
+    Queue(Request),
+    /// It was done at once (`inline`): its event (the kernel's four words),
+    /// and the eventfd to signal.
+    Done([u64; 4], Option<c_int>),
 }
 
 /// Checks an I/O priority as the kernel's ioprio_check_cap() does.
@@ -501,7 +550,46 @@ impl<'a> Batch<'a> {
             // SAFETY: the kernel's ring field, mapped for the state's life.
             tail: unsafe { (*uring.sq_tail).load(Ordering::Relaxed) },
             queued: 0,
+            wake: false,
         }
+    }
+
+    /// Hands out the event of a request done at once: into the queue of
+    /// such events, with its eventfd signal, and (when threads wait in the
+    /// kernel, which knows nothing of it) a no-op completion to wake them.
+    fn complete_now(&mut self, event: [u64; 4], resfd: Option<c_int>) {
+        let uring = self.uring;
+        uring.done.push(event);
+        if let Some(fd) = resfd {
+            inline::signal(fd);
+        }
+        // SeqCst: against a waiter's announcement (see reap::Uring::wait).
+        if uring.waiters.load(Ordering::SeqCst) > 0 {
+            self.wake = true;
+        }
+    }
+
+    /// Ends the batch: the wake-up, if needed, and the system call.
+    fn finish(&mut self) {
+        if self.wake {
+            if self.queued + 1 > self.uring.sq_entries {
+                self.flush();
+            }
+            self.push(Sqe {
+                opcode: kernel::OP_NOP,
+                user_data: Tag {
+                    slot: 0,
+                    generation: 0,
+                    kind: super::KIND_CONTROL,
+                    owner: 0,
+                }
+                .encode(),
+                ..Sqe::default()
+            });
+            self.uring.expected.fetch_add(1, Ordering::Relaxed);
+            self.wake = false;
+        }
+        self.flush();
     }
 
     /// Submits again the requests left for the next submission (see
