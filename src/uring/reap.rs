@@ -88,9 +88,41 @@ impl Uring {
 
     /// Whether nothing waits to be reaped now (the zero-timeout poll of an
     /// empty ring): no event of a request done at once, no completion in
-    /// the queue.
+    /// the queue that makes an event.
     pub fn nothing_ready(&self) -> bool {
+        self.settle();
         self.done.is_empty() && self.unclaimed() == 0 && !self.overflowed()
+    }
+
+    /// Takes the completions at the front of the queue that make no event
+    /// (eventfd signals, the library's wake-ups), so that they are not
+    /// taken for events waiting.
+    fn settle(&self) {
+        loop {
+            // Acquire: the claims before ours.
+            let at = self.claimed.load(Ordering::Acquire);
+            if self.unclaimed() == 0 {
+                return;
+            }
+            // SAFETY: an entry between the claims and the tail, which the
+            // kernel does not overwrite before it is released; read before
+            // it is claimed, so checked again by the claim.
+            let cqe = unsafe { self.cqes.add((at & self.cq_mask) as usize).read() };
+            if Tag::decode(cqe.user_data).kind == KIND_REQUEST {
+                return;
+            }
+            // AcqRel: a claim, as in `claim`.
+            if self
+                .claimed
+                .compare_exchange(at, at.wrapping_add(1), Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+            {
+                let mut copy = [Cqe::default(); CLAIM];
+                self.copy_out(at, 1, &mut copy);
+                let made = self.complete(&copy[0], Fate::Discard);
+                debug_assert!(made.is_none());
+            }
+        }
     }
 
     /// Whether completions wait in the kernel for room in the queue (never,

@@ -826,3 +826,13 @@ pub fn debian_archive_package(dist: &str, arch: &str, package: &str, version: &s
     std::fs::write(&done, "").unwrap();
     extracted
 }
+
+// ------------------------------------------- the io_uring backend (issue 13)
+
+/// Whether the tests run with `LIBAIO_BACKEND=io_uring` (the second pass of
+/// `make check`, `scripts/check-io-uring`): the library under test then
+/// serves every context it creates with io_uring, and its handles are not
+/// kernel rings (README.md, "The io_uring backend").
+pub fn io_uring_backend() -> bool {
+    std::env::var_os("LIBAIO_BACKEND").is_some_and(|v| v == "io_uring")
+}
