@@ -824,6 +824,34 @@ pub unsafe fn ppoll_for(nanoseconds: u32, sigmask: *const libc::sigset_t) -> Sys
     .map(|n| n as c_int)
 }
 
+/// poll(2) of one descriptor for `events`, not waiting: the events ready
+/// now (with `POLLERR`, `POLLHUP`, `POLLNVAL` as poll reports them).
+#[inline]
+pub fn poll_now(fd: c_int, events: i16) -> Result<i16, Errno> {
+    let mut pfd = libc::pollfd {
+        fd,
+        events,
+        revents: 0,
+    };
+    let zero = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: one pollfd, written by the kernel; the timeout outlives the
+    // call; no mask.
+    unsafe {
+        raw5(
+            libc::SYS_ppoll as c_long,
+            (&raw mut pfd) as usize,
+            1,
+            (&raw const zero) as usize,
+            0,
+            0,
+        )
+    }?;
+    Ok(pfd.revents)
+}
+
 /// Whether the calling thread has `CAP_SYS_ADMIN` or `CAP_SYS_NICE` in its
 /// effective set (capget(2)), as the kernel asks of a real-time I/O priority.
 pub fn may_use_realtime_io_priority() -> bool {

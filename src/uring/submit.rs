@@ -330,13 +330,31 @@ unsafe fn check(
             if buf != u64::from(buf as u16) || offset != 0 || nbytes != 0 || rw_flags != 0 {
                 return Err(Errno::EINVAL);
             }
+            // Ready already: kernel AIO completes the poll inside io_submit,
+            // with the events asked for that are ready, as poll(2) answers.
+            let ready = sys::poll_now(fd, buf as u16 as i16).map_err(|_| Errno::EBADF)?;
+            if ready != 0 {
+                room.keep();
+                let res = u64::from(ready as u16);
+                return Ok(Checked::Done([data, ptr as u64, res, 0], resfd));
+            }
+            // Later, kernel AIO reports what the wake-up says, which for
+            // "readable" and "writable" carries the *NORM twins (a pipe, an
+            // eventfd): asked for too, so that io_uring reports them.
+            let mut events = buf as u32;
+            if events & libc::POLLIN as u32 != 0 {
+                events |= libc::POLLRDNORM as u32;
+            }
+            if events & libc::POLLOUT as u32 != 0 {
+                events |= libc::POLLWRNORM as u32;
+            }
             sqe.opcode = kernel::OP_POLL_ADD;
             // The kernel swaps the halves of poll32_events on big-endian
             // machines.
             sqe.op_flags = if cfg!(target_endian = "big") {
-                (buf as u32).rotate_left(16)
+                events.rotate_left(16)
             } else {
-                buf as u32
+                events
             };
             poll = true;
         }
