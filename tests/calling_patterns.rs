@@ -161,6 +161,15 @@ fn children_made_without_fork_handlers_get_einval_on_their_parents_context() {
         for mode in MODES {
             let ours = run(&tool("raw_children", Which::Ours), &[how], mode)
                 .unwrap_or_else(|e| panic!("ours, {how}, {mode:?}: {e}"));
+            if io_uring_backend() {
+                // The backend's handle is no ring: what the program counts
+                // in it is always 0; every result is the same (README.md,
+                // "The io_uring backend").
+                let reference = reference.replace("waiting 8", "waiting 0");
+                let reference = reference.replace("ring: 8", "ring: 0");
+                assert_eq!(ours, reference, "{how}, LIBAIO_USERSPACE_REAP={mode:?}");
+                continue;
+            }
             assert_eq!(ours, reference, "{how}, LIBAIO_USERSPACE_REAP={mode:?}");
         }
     }

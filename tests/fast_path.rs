@@ -11,6 +11,11 @@
 //! magic number, holds no completion. Ours also makes the call for contexts it
 //! did not create or has destroyed, where libaio would read through the
 //! handle and crash.
+//!
+//! Under the io_uring backend (README.md, "The io_uring backend") our
+//! library's contexts never make the io_getevents system call: completions
+//! waiting are taken in user space, and it waits in io_uring_enter(2), which
+//! the filter then catches too.
 
 mod common;
 
@@ -27,7 +32,7 @@ fn reap_without_kernel(
     timeout: Option<libc::timespec>,
 ) -> [c_int; 4] {
     let raw = ctx as usize;
-    without_reaping_calls(move || {
+    without_waiting_calls(move || {
         let ctx: io_context_t = without_provenance_mut(raw);
         let mut event = zeroed_event();
         let mut t = timeout.unwrap_or(libc::timespec {
@@ -90,6 +95,12 @@ fn a_waiting_completion_is_fetched_from_the_kernel() {
         let mut buf = AlignedBuf::new(4096, 0);
         let mut io = rw_iocb(IO_CMD_PREAD, file.fd, &mut buf, 0);
         ctx.submit(&mut [&mut io]);
+        if io_uring_backend() && lib.which == Which::Ours {
+            // Done inside io_submit (a read of /dev/shm), taken without a
+            // system call by the first reaper; then nothing is left.
+            assert_eq!(reap_without_kernel(lib, ctx.ctx, ZERO), [1, 0, 0, 0]);
+            continue;
+        }
         while ring_head_tail(ctx.ctx).0 == ring_head_tail(ctx.ctx).1 {
             std::thread::yield_now();
         }
@@ -119,9 +130,17 @@ fn any_other_timeout_makes_the_call() {
                 tv_nsec: 0,
             }),
         ] {
+            // Under the backend, what asks for no event (min_nr 0, or nr 0
+            // for io_queue_wait) is answered at once; only io_getevents@0.1,
+            // which waits for one, enters the kernel.
+            let expected = if io_uring_backend() && lib.which == Which::Ours {
+                [0, 0, FILTERED, 0]
+            } else {
+                [FILTERED; 4]
+            };
             assert_eq!(
                 reap_without_kernel(lib, ctx.ctx, timeout),
-                [FILTERED; 4],
+                expected,
                 "{:?} {timeout:?}",
                 lib.which
             );
@@ -132,6 +151,10 @@ fn any_other_timeout_makes_the_call() {
 #[test]
 fn a_ring_without_the_magic_number_makes_the_call() {
     for lib in both() {
+        if io_uring_backend() && lib.which == Which::Ours {
+            // The backend's handle has no magic number, and is read-only.
+            continue;
+        }
         let ctx = Ctx::new(lib, 4);
         let magic = ctx.ctx.cast::<u32>().wrapping_add(4);
         // SAFETY: the ring header is mapped writable; the kernel never reads
@@ -173,7 +196,7 @@ fn io_queue_run_on_an_empty_ring_makes_no_call() {
         let raw = ctx.ctx as usize;
         let run = lib.io_queue_run;
         // SAFETY: no completion, so no callback is called.
-        let ret = without_reaping_calls(move || unsafe { run(without_provenance_mut(raw)) });
+        let ret = without_waiting_calls(move || unsafe { run(without_provenance_mut(raw)) });
         assert_eq!(ret, 0, "{:?}", lib.which);
     }
 }

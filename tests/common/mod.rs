@@ -836,3 +836,21 @@ pub fn debian_archive_package(dist: &str, arch: &str, package: &str, version: &s
 pub fn io_uring_backend() -> bool {
     std::env::var_os("LIBAIO_BACKEND").is_some_and(|v| v == "io_uring")
 }
+
+/// [`without_reaping_calls`], with io_uring_enter(2) filtered too: the
+/// system call in which the io_uring backend waits for completions.
+pub fn without_waiting_calls<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                install_filter(&[
+                    libc::SYS_io_getevents,
+                    SYS_IO_PGETEVENTS,
+                    libc::SYS_io_uring_enter,
+                ]);
+                f()
+            })
+            .join()
+            .unwrap()
+    })
+}
