@@ -277,19 +277,24 @@ impl Uring {
         // Acquire: the submitter's and io_cancel's marks.
         let state = slot.state.load(Ordering::Acquire);
         let mut res = cqe.res;
-        if res == -libc::ECANCELED && fate == Fate::Deliver && !self.is_dead() {
-            // The library cancels polls only: a read, write or sync the
-            // kernel cancelled never started (io_uring cancels what waits
-            // for a worker thread it failed to create, which a stream of
-            // signals can make happen), and a poll whose thread exited is
-            // handed over; both are submitted again, from this thread (or
-            // by the next submission, if this is a signal handler that
-            // interrupted one). Kernel AIO would have run them.
-            let again = state & SLOT_POLL == 0 || state & SLOT_REARM != 0;
-            if again {
+        // The library cancels polls only: a read, write or sync the kernel
+        // cancelled never started (io_uring cancels what waits for a worker
+        // thread it failed to create, which a stream of signals can make
+        // happen), and a poll whose thread exited is handed over; both are
+        // submitted again, from this thread (or by the next submission, if
+        // this is a signal handler that interrupted one), as kernel AIO
+        // would have run them; unless the context is being destroyed, when
+        // kernel AIO hands out nothing more either.
+        let not_the_programs = state & SLOT_POLL == 0 || state & SLOT_REARM != 0;
+        if res == -libc::ECANCELED && not_the_programs {
+            if fate == Fate::Deliver && !self.is_dead() {
                 submit::resubmit(self, tag.slot);
                 return None;
             }
+            // Relaxed: a count (the room).
+            self.outstanding.fetch_sub(1, Ordering::Relaxed);
+            self.finish(tag.slot, Done::Request);
+            return None;
         }
         if state & SLOT_POLL != 0 && res == -libc::ECANCELED && state & SLOT_CANCELLED != 0 {
             res = 0;
