@@ -457,8 +457,11 @@ static void wait_ring(io_context_t ctx, unsigned n)
 	const volatile struct ring_header *ring = (const void *)ctx;
 	double give_up = 0;
 
+	/* libaio-rs's io_uring backend gives no kernel ring to watch; on
+	 * /dev/shm it completes these reads inside io_submit, as kernel AIO
+	 * does (io_queue_run then finds them all, or the run fails). */
 	if (ring->magic != RING_MAGIC)
-		die("the context is not a kernel ring (magic %#x)", ring->magic);
+		return;
 	for (unsigned spins = 0;; spins++) {
 		uint32_t nr = ring->nr, head = ring->head;
 		uint32_t tail = __atomic_load_n(&((const struct ring_header *)ctx)->tail,
