@@ -225,6 +225,9 @@ fn ring_word(ctx: io_context_t, offset: usize) -> u32 {
 
 /// Completions waiting in the ring.
 fn waiting(ctx: io_context_t) -> u32 {
+    if let Some(posted) = io_uring::posted(ctx) {
+        return posted;
+    }
     let nr = ring_word(ctx, 4);
     (ring_word(ctx, 12) + nr - ring_word(ctx, 8)) % nr
 }
@@ -341,7 +344,10 @@ fn gettid() -> libc::pid_t {
 /// Whether thread `tid` of this process is blocked in system call `nr`.
 fn blocked_in(tid: libc::pid_t, nr: &str) -> bool {
     std::fs::read_to_string(format!("/proc/self/task/{tid}/syscall"))
-        .is_ok_and(|s| s.split_whitespace().next() == Some(nr))
+        .is_ok_and(|s| {
+            let now = s.split_whitespace().next();
+            now == Some(nr) || io_uring::waits_in(now)
+        })
 }
 
 fn wait_until_blocked(tid: libc::pid_t, nr: &str) {
@@ -1762,3 +1768,8 @@ fn fork_with_io_in_flight_leaves_the_context_to_the_parent() {
         "system"
     );
 }
+
+// --------------------------------------- the io_uring backend (issue 13)
+
+#[path = "faults/io_uring.rs"]
+mod io_uring;

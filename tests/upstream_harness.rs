@@ -23,6 +23,39 @@ const CASES: &[u32] = &[
     2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23,
 ];
 
+/// The cases left out under the io_uring backend (`LIBAIO_BACKEND=io_uring`,
+/// `scripts/check-io-uring`), and why: they read the completion ring through
+/// the handle without checking its header, which README.md's "The io_uring
+/// backend" tells not to do under the backend (tests/io_uring_backend.rs
+/// pins what such a reader sees).
+const NOT_UNDER_THE_BACKEND: &[(u32, &str)] = &[
+    (
+        17,
+        "reaps by reading the ring unchecked (user_getevents): under the backend it would \
+         wait forever for an empty ring to fill",
+    ),
+    (
+        19,
+        "mremaps the ring and reads it unchecked: under the backend the moved page is not a \
+         context",
+    ),
+];
+
+/// The cases this run expects to pass.
+fn cases() -> Vec<u32> {
+    if !common::io_uring_backend() {
+        return CASES.to_vec();
+    }
+    for (case, why) in NOT_UNDER_THE_BACKEND {
+        println!("upstream_harness: case {case}.t left out under the io_uring backend: {why}");
+    }
+    CASES
+        .iter()
+        .copied()
+        .filter(|c| NOT_UNDER_THE_BACKEND.iter().all(|(n, _)| n != c))
+        .collect()
+}
+
 /// Copies `from` line by line to our stdout (so `--nocapture` shows the run
 /// as it goes) and into `log`.
 fn tee(from: impl Read, log: &Mutex<String>) {
@@ -54,9 +87,13 @@ fn upstream_harness_passes_every_case() {
          upstream_harness` as root"
     );
 
+    let cases = cases();
+    let list: Vec<String> = cases.iter().map(u32::to_string).collect();
     let script = common::root().join("scripts/upstream-harness");
     let mut child = Command::new("bash")
         .arg(&script)
+        .arg("--cases")
+        .arg(list.join(" "))
         .env("LIBAIO_RS_LIBDIR", common::libdir())
         .env("LIBAIO_RS_INCLUDE", common::include_dir())
         .stdin(Stdio::null())
@@ -101,14 +138,14 @@ fn upstream_harness_passes_every_case() {
             not_passed.join("\n  ")
         ));
     }
-    for case in CASES {
+    for case in &cases {
         let line = format!("Completed cases/{case}.p with 0.");
         if !log.lines().any(|l| l == line) {
             fail(format!("case {case}.t did not run (no {line:?})"));
         }
     }
-    if pass as usize != CASES.len() {
-        fail(format!("{pass} cases passed, expected {}", CASES.len()));
+    if pass as usize != cases.len() {
+        fail(format!("{pass} cases passed, expected {}", cases.len()));
     }
     if !status.success() {
         fail("the harness script failed".to_string());

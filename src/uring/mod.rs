@@ -23,9 +23,10 @@
 //! not 0, so careful readers (libaio's own check, fio's `userspace_reap`,
 //! SPDK) call io_getevents instead; `head == tail`, so a careless reader
 //! sees an empty ring, never garbage; `nr` is the size the kernel would have
-//! given. The page is read-only. The context's state follows it, in the same
-//! private mapping, which children do not inherit (`MADV_DONTFORK`; the
-//! header page they keep, as they keep a kernel ring).
+//! given; `id` is the io_uring descriptor. The page is read-only. The
+//! context's state follows it, in the same private mapping, which children
+//! do not inherit (`MADV_DONTFORK`; the header page they keep, as they keep
+//! a kernel ring).
 //!
 //! # One context
 //!
@@ -577,7 +578,7 @@ impl Uring {
         }
         // SAFETY: the header page is ours; it is made read-only once written.
         unsafe {
-            mapping.cast::<AioRing>().write(declining_header(ring_nr));
+            mapping.cast::<AioRing>().write(declining_header(ring_nr, fd));
             let _ = sys::mprotect(mapping, page, libc::PROT_READ);
             // Children see the header (as they see a kernel ring), nothing
             // else: no state, no rings.
@@ -684,10 +685,12 @@ impl Uring {
 }
 
 /// The header at the handle: a ring nobody may read from user space (see
-/// the module documentation).
-fn declining_header(nr: u32) -> AioRing {
+/// the module documentation). Its `id` (the kernel's index of the context)
+/// is the io_uring descriptor, for whoever looks at the process from outside
+/// (`/proc/PID/fdinfo/ID` shows the queues).
+fn declining_header(nr: u32, fd: c_int) -> AioRing {
     AioRing {
-        id: 0,
+        id: fd as u32,
         nr,
         head: 0,
         tail: 0,

@@ -201,7 +201,7 @@ unsafe fn check(
     // (the kernel answers EBADF for a bad one or the wrong access mode);
     // anything else is checked here, as kernel AIO's fget() checks it.
     let class = if rw { uring.classes.get(fd) } else { None };
-    let at_once = class.is_some_and(|c| c == Class::Memory || (c == Class::Cached && !write));
+    let at_once = class.is_some_and(|c| c != Class::Kernel);
     let wants_resfd = flags & FLAG_RESFD != 0;
     let mode = if at_once && !wants_resfd {
         None
