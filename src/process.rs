@@ -21,6 +21,12 @@
 //! - `mariadbd`, `mysqld`, `mariadb-backup`, `mariabackup` (MariaDB 10.6
 //!   and later reap with the io_getevents system call, not libaio's
 //!   function, and abort when the kernel refuses the handle).
+//!
+//! And any program run under valgrind (its preloaded `vgpreload_*` objects
+//! in `LD_PRELOAD`): valgrind 3.19 holds its lock of the program's threads
+//! while one waits in io_uring_enter(2), so a thread that waits for another
+//! waits forever, and memcheck does not know what io_uring writes into the
+//! program's buffers.
 
 use core::sync::atomic::{AtomicBool, Ordering};
 
@@ -65,6 +71,21 @@ pub fn user_space_reap_requested() -> bool {
     USER_SPACE_REAP.load(Ordering::Relaxed)
 }
 
+/// Whether the process runs under valgrind (see the module documentation).
+fn under_valgrind() -> bool {
+    // SAFETY: a NUL-terminated name; getenv returns NULL or a NUL-terminated
+    // string, which is only read here.
+    unsafe {
+        let value = libc::getenv(c"LD_PRELOAD".as_ptr());
+        !value.is_null() && preloads_valgrind(core::ffi::CStr::from_ptr(value).to_bytes())
+    }
+}
+
+/// Whether an `LD_PRELOAD` value names valgrind's preloaded objects.
+fn preloads_valgrind(preload: &[u8]) -> bool {
+    preload.windows(10).any(|w| w == b"vgpreload_")
+}
+
 unsafe extern "C" {
     /// glibc's getenv that answers NULL in set-user-ID and set-group-ID
     /// programs (since glibc 2.17; the libc crate does not declare it).
@@ -82,7 +103,7 @@ extern "C" fn at_load() {
         }
     };
     USER_SPACE_REAP.store(set_to(c"LIBAIO_USERSPACE_REAP", b"1"), Ordering::Relaxed);
-    if set_to(c"LIBAIO_BACKEND", b"io_uring") {
+    if set_to(c"LIBAIO_BACKEND", b"io_uring") && !under_valgrind() {
         let mut buf = [0u8; 4096];
         URING.store(!excluded(executable_name(&mut buf)), Ordering::Relaxed);
     }
@@ -117,5 +138,15 @@ mod tests {
         for name in ["fio", "qemu", "mysql", "mariadb", "postgres", "mysqld2"] {
             assert!(!excluded(name.as_bytes()), "{name}");
         }
+    }
+
+    #[test]
+    fn valgrind_preloads() {
+        assert!(preloads_valgrind(
+            b"/usr/libexec/valgrind/vgpreload_core-amd64-linux.so:\
+              /usr/libexec/valgrind/vgpreload_memcheck-amd64-linux.so"
+        ));
+        assert!(!preloads_valgrind(b""));
+        assert!(!preloads_valgrind(b"/usr/lib/libjemalloc.so"));
     }
 }

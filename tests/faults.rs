@@ -343,11 +343,10 @@ fn gettid() -> libc::pid_t {
 
 /// Whether thread `tid` of this process is blocked in system call `nr`.
 fn blocked_in(tid: libc::pid_t, nr: &str) -> bool {
-    std::fs::read_to_string(format!("/proc/self/task/{tid}/syscall"))
-        .is_ok_and(|s| {
-            let now = s.split_whitespace().next();
-            now == Some(nr) || io_uring::waits_in(now)
-        })
+    std::fs::read_to_string(format!("/proc/self/task/{tid}/syscall")).is_ok_and(|s| {
+        let now = s.split_whitespace().next();
+        now == Some(nr) || io_uring::waits_in(now)
+    })
 }
 
 fn wait_until_blocked(tid: libc::pid_t, nr: &str) {

@@ -9,13 +9,16 @@
 //!
 //! So a thread that has submitted through the backend gets a destructor
 //! (glibc's `__cxa_thread_atexit_impl`, run when the thread exits, and for
-//! the main thread by exit()) that, first, hands its pending polls over:
-//! they are cancelled and the reaper that finds the cancellation arms them
-//! again from its own thread; then waits until every other request the
-//! thread submitted has completed (their completions posted), sleeping in
-//! the kernel meanwhile so that the work the kernel queues for the thread
-//! runs. A request that never completes (a read from a device that hangs)
-//! keeps the thread from exiting, as it keeps io_destroy from returning.
+//! the main thread by exit()) that, first, hands over its pending polls and
+//! its reads and writes of streams (pipes, sockets, character devices),
+//! which io_uring has not started while their file is not ready: they are
+//! cancelled and the reaper that finds the cancellation submits them again
+//! from its own thread; then waits until every other request the thread
+//! submitted (reads of files on disk, O_DIRECT, syncs) has completed (their
+//! completions posted), sleeping in the kernel meanwhile so that the work
+//! the kernel queues for the thread runs. A request that never completes
+//! (a read from a device that hangs) keeps the thread from exiting, as it
+//! keeps io_destroy from returning.
 //!
 //! Each thread's count of requests not yet completed is kept by the index
 //! of its slot in the registry (`registry::my_thread_index`); a thread

@@ -49,9 +49,17 @@ pub enum Class {
     /// A buffered regular file elsewhere: reads tried with `RWF_NOWAIT`,
     /// writes at once.
     Cached,
-    /// Everything else (O_DIRECT on a device, pipes, sockets, devices, a
-    /// file that cannot say it would block): io_uring.
+    /// O_DIRECT on a device, a block device, a regular file that cannot
+    /// say it would block: io_uring.
     Kernel,
+    /// Pipes, sockets, character devices...: io_uring, which waits for them
+    /// to be ready before it reads or writes, so that a request still
+    /// waiting can be cancelled and submitted again without losing data
+    /// (how a thread that exits hands it over, see `exit`).
+    Stream,
+    /// A directory, which has no `read_iter`: kernel AIO refuses reads of
+    /// it with `EINVAL` (a directory cannot be opened for writing).
+    Directory,
 }
 
 /// tmpfs and ramfs (`linux/magic.h`).
@@ -60,8 +68,11 @@ const RAMFS_MAGIC: u64 = 0x8584_58f6;
 
 /// The class of `fd`, whose `fcntl(F_GETFL)` flags are `flags`.
 pub fn classify(fd: c_int, flags: c_int) -> Class {
-    if sys::file_type(fd) != Ok(libc::S_IFREG) {
-        return Class::Kernel;
+    match sys::file_type(fd) {
+        Ok(libc::S_IFREG) => {}
+        Ok(libc::S_IFBLK) => return Class::Kernel,
+        Ok(libc::S_IFDIR) => return Class::Directory,
+        _ => return Class::Stream,
     }
     if matches!(sys::file_system(fd), Ok(TMPFS_MAGIC | RAMFS_MAGIC)) {
         return Class::Memory;
@@ -96,7 +107,9 @@ impl Classes {
         Some(match word & 0xff {
             0 => Class::Memory,
             1 => Class::Cached,
-            _ => Class::Kernel,
+            2 => Class::Kernel,
+            3 => Class::Stream,
+            _ => Class::Directory,
         })
     }
 
@@ -109,6 +122,8 @@ impl Classes {
             Class::Memory => 0,
             Class::Cached => 1,
             Class::Kernel => 2,
+            Class::Stream => 3,
+            Class::Directory => 4,
         };
         // Relaxed: see `get`.
         self.at(fd)
@@ -166,9 +181,7 @@ pub unsafe fn attempt(class: Class, io: &Io) -> Attempt {
     match ret {
         // All of it, or the end of the file (a read of a file in memory is
         // never short otherwise), or what a write could do (a full disk).
-        Ok(n) if n as u64 == total || class == Class::Memory || io.write => {
-            Attempt::Done(n as i64)
-        }
+        Ok(n) if n as u64 == total || class == Class::Memory || io.write => Attempt::Done(n as i64),
         Ok(0) => Attempt::Done(0),
         // Some of it is not cached: the device must be waited for.
         Ok(_) => Attempt::Later,

@@ -223,13 +223,17 @@ const SLOT_POLL: u32 = 1 << 2;
 /// io_cancel cancelled the poll: its `-ECANCELED` is reported as 0, as
 /// kernel AIO reports a cancelled poll.
 const SLOT_CANCELLED: u32 = 1 << 3;
-/// The poll's thread exited and cancelled it: the reaper that finds its
-/// `-ECANCELED` arms it again (see `exit`).
+/// The poll's (or stream request's) thread exited and cancelled it: the
+/// reaper that finds its `-ECANCELED` arms it again (see `exit`).
 const SLOT_REARM: u32 = 1 << 4;
 /// The request is to be submitted again by the next submission (a signal
 /// handler found it cancelled while the code it interrupted was
 /// submitting).
 const SLOT_RESUBMIT: u32 = 1 << 5;
+/// The request is a read or write of a stream (a pipe, a socket...), which
+/// io_uring waits for: handed over when its thread exits and cancelled by
+/// io_destroy, as polls are.
+const SLOT_STREAM: u32 = 1 << 6;
 /// One eventfd signal in flight (a count, from bit 8).
 const SLOT_LINK: u32 = 1 << 8;
 /// The bits that count eventfd signals.
@@ -578,7 +582,9 @@ impl Uring {
         }
         // SAFETY: the header page is ours; it is made read-only once written.
         unsafe {
-            mapping.cast::<AioRing>().write(declining_header(ring_nr, fd));
+            mapping
+                .cast::<AioRing>()
+                .write(declining_header(ring_nr, fd));
             let _ = sys::mprotect(mapping, page, libc::PROT_READ);
             // Children see the header (as they see a kernel ring), nothing
             // else: no state, no rings.

@@ -35,7 +35,7 @@ use core::sync::atomic::Ordering;
 use super::kernel::{self, Cqe, GeteventsArg, SyncCancel, Timespec};
 use super::{
     KIND_CONTROL, KIND_EVENTFD, KIND_REQUEST, SLOT_CANCELLED, SLOT_IN_FLIGHT, SLOT_LINK,
-    SLOT_LINKS, SLOT_POLL, SLOT_REARM, Tag, Uring, exit, submit,
+    SLOT_LINKS, SLOT_POLL, SLOT_REARM, SLOT_STREAM, Tag, Uring, exit, submit,
 };
 use crate::abi::{io_event, iocb};
 use crate::sys::{self, Errno, SysResult, plausible_user_address};
@@ -733,15 +733,15 @@ impl Uring {
         .map(|_| ())
     }
 
-    /// The pending polls of the thread `owner`: cancelled, to be armed
-    /// again by a living thread (see `exit`).
+    /// The pending polls and stream requests of the thread `owner`:
+    /// cancelled, to be armed again by a living thread (see `exit`).
     pub(super) fn hand_over_polls(&self, owner: u32) {
-        let wanted = SLOT_IN_FLIGHT | SLOT_POLL;
         for index in 0..self.slot_count {
             let slot = self.slot(index);
             // Acquire: the submitter's writes of the slot.
             let state = slot.state.load(Ordering::Acquire);
-            if state & wanted != wanted
+            if state & SLOT_IN_FLIGHT == 0
+                || state & (SLOT_POLL | SLOT_STREAM) == 0
                 || state & (SLOT_REARM | SLOT_CANCELLED) != 0
                 || slot.owner.load(Ordering::Relaxed) != owner
             {
@@ -787,14 +787,15 @@ impl Uring {
 }
 
 /// io_destroy's last step: cancels the pending polls (kernel AIO cancels
-/// them), then waits for every other request to finish, dropping their
+/// them) and reads and writes of streams still waiting for their file to
+/// be ready (kernel AIO would have done them inside io_submit), then waits for every other request to finish, dropping their
 /// completions; buffers may be freed once io_destroy returns.
 pub(super) fn drain(uring: &Uring) {
-    let wanted = SLOT_IN_FLIGHT | SLOT_POLL;
     for index in 0..uring.slot_count {
         let slot = uring.slot(index);
         // Acquire: the submitter's writes of the slot.
-        if slot.state.load(Ordering::Acquire) & wanted == wanted {
+        let state = slot.state.load(Ordering::Acquire);
+        if state & SLOT_IN_FLIGHT != 0 && state & (SLOT_POLL | SLOT_STREAM) != 0 {
             let _ = uring.cancel_now(slot.user_data());
         }
     }

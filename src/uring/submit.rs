@@ -39,7 +39,7 @@ use super::inline::{self, Attempt, Class};
 use super::kernel::{self, Sqe};
 use super::{
     KIND_EVENTFD, KIND_REQUEST, SLOT_IN_FLIGHT, SLOT_IOVECS, SLOT_LINK, SLOT_POLL, SLOT_REARM,
-    SLOT_RESUBMIT, Tag, Uring, exit, page_size,
+    SLOT_RESUBMIT, SLOT_STREAM, Tag, Uring, exit, page_size,
 };
 use crate::abi::iocb;
 use crate::sys::{self, Errno, SysResult, plausible_user_address};
@@ -81,6 +81,8 @@ struct Request {
     /// The library's duplicate of `IOCB_FLAG_RESFD`'s eventfd.
     resfd: Option<c_int>,
     poll: bool,
+    /// A read or write of a stream ([`Class::Stream`]).
+    stream: bool,
     /// A vectored request's iovecs, when few enough to keep a copy.
     iovecs: Option<[libc::iovec; SLOT_IOVECS]>,
 }
@@ -201,7 +203,7 @@ unsafe fn check(
     // (the kernel answers EBADF for a bad one or the wrong access mode);
     // anything else is checked here, as kernel AIO's fget() checks it.
     let class = if rw { uring.classes.get(fd) } else { None };
-    let at_once = class.is_some_and(|c| c != Class::Kernel);
+    let at_once = class.is_some_and(|c| matches!(c, Class::Memory | Class::Cached));
     let wants_resfd = flags & FLAG_RESFD != 0;
     let mode = if at_once && !wants_resfd {
         None
@@ -224,6 +226,7 @@ unsafe fn check(
     };
     let rw_flags = cb.aio_rw_flags;
     let mut poll = false;
+    let mut stream = false;
     let mut iovecs = None;
     match op {
         _ if rw => {
@@ -244,6 +247,16 @@ unsafe fn check(
                     return Err(Errno::EBADF);
                 }
             }
+            let class = class.unwrap_or_else(|| {
+                // Known from the check above when not known before.
+                let class = inline::classify(fd, mode.unwrap_or(0));
+                uring.classes.set(fd, class);
+                class
+            });
+            // A directory has no read_iter: the kernel refuses it here.
+            if class == Class::Directory {
+                return Err(Errno::EINVAL);
+            }
             let vectored = op == CMD_PREADV || op == CMD_PWRITEV;
             // SAFETY: the caller's contract (the iovec array is read).
             let count = unsafe { check_buffers(buf, nbytes, vectored) }?;
@@ -261,12 +274,6 @@ unsafe fn check(
             if offset < 0 || offset.checked_add(count as i64).is_none() {
                 return Err(Errno::EINVAL);
             }
-            let class = class.unwrap_or_else(|| {
-                // Known from the check above when not known before.
-                let class = inline::classify(fd, mode.unwrap_or(0));
-                uring.classes.set(fd, class);
-                class
-            });
             let one = libc::iovec {
                 iov_base: buf as usize as *mut core::ffi::c_void,
                 iov_len: count as usize,
@@ -296,6 +303,7 @@ unsafe fn check(
                 Attempt::Unable => uring.classes.set(fd, Class::Kernel),
                 Attempt::Later => {}
             }
+            stream = class == Class::Stream;
             sqe.opcode = match (vectored, write) {
                 (false, false) => kernel::OP_READ,
                 (false, true) => kernel::OP_WRITE,
@@ -373,6 +381,7 @@ unsafe fn check(
         data,
         resfd,
         poll,
+        stream,
         iovecs,
     }))
 }
@@ -709,6 +718,9 @@ impl<'a> Batch<'a> {
         let mut state = SLOT_IN_FLIGHT;
         if request.poll {
             state |= SLOT_POLL;
+        }
+        if request.stream {
+            state |= SLOT_STREAM;
         }
         if resfd >= 0 {
             state += SLOT_LINK;

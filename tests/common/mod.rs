@@ -840,14 +840,23 @@ pub fn io_uring_backend() -> bool {
 /// [`without_reaping_calls`], with io_uring_enter(2) filtered too: the
 /// system call in which the io_uring backend waits for completions.
 pub fn without_waiting_calls<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    with_calls_filtered(
+        &[
+            libc::SYS_io_getevents,
+            SYS_IO_PGETEVENTS,
+            libc::SYS_io_uring_enter,
+        ],
+        f,
+    )
+}
+
+/// Runs `f` on a new thread whose calls of `syscalls` fail with EHWPOISON
+/// without reaching the kernel, as a seccomp profile refuses them.
+pub fn with_calls_filtered<T: Send>(syscalls: &[i64], f: impl FnOnce() -> T + Send) -> T {
     std::thread::scope(|scope| {
         scope
             .spawn(|| {
-                install_filter(&[
-                    libc::SYS_io_getevents,
-                    SYS_IO_PGETEVENTS,
-                    libc::SYS_io_uring_enter,
-                ]);
+                install_filter(syscalls);
                 f()
             })
             .join()
