@@ -910,3 +910,37 @@ fn resfd_without_proc() {
         "the signal, in the pipe"
     );
 }
+
+/// A descriptor number that was a file's and is now a pipe's, in one
+/// context: the library finds out that it is a stream (README: what it
+/// keeps of the last descriptor numbers), so a read of it submitted by a
+/// thread that exits is handed over, as any pipe read is.
+#[test]
+fn a_descriptor_number_reused_for_a_pipe() {
+    in_child!("a_descriptor_number_reused_for_a_pipe");
+    let ctx = Ctx::new(ours(), 8);
+    let file = cold_file("reused", 4096);
+    let mut buf = vec![0u8; 4096];
+    let mut read = read_iocb(file, &mut buf, 0, 1);
+    assert_eq!(submit(ours(), ctx.ctx, &mut [&mut read]), 1);
+    assert_eq!(reap_sorted(&ctx, 1), [(1, 4096)]);
+    let pipe = Pipe::new();
+    // SAFETY: our descriptors: the file's number now names the pipe.
+    assert_eq!(unsafe { libc::dup2(pipe.read, file) }, file);
+    let raw = ctx.ctx as usize;
+    let from_pipe = std::thread::spawn(move || {
+        let ctx: io_context_t = std::ptr::with_exposed_provenance_mut(raw);
+        let mut from_pipe = vec![0u8; 16];
+        // Leaked: the iocb outlives the thread, as the request does.
+        let read = Box::leak(Box::new(read_iocb(file, &mut from_pipe, 0, 2)));
+        assert_eq!(submit(ours(), ctx, &mut [read]), 1);
+        from_pipe
+    })
+    .join()
+    .unwrap();
+    pipe.put(b"again");
+    assert_eq!(reap_sorted(&ctx, 1), [(2, 5)]);
+    assert_eq!(&from_pipe[..5], b"again");
+    // SAFETY: our descriptor.
+    unsafe { libc::close(file) };
+}

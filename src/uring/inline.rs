@@ -46,11 +46,11 @@ use crate::sys::{self, Errno};
 pub enum Class {
     /// A regular file in memory (tmpfs, ramfs): reads and writes at once.
     Memory,
-    /// A buffered regular file elsewhere: reads tried with `RWF_NOWAIT`,
-    /// writes at once.
+    /// A buffered regular file elsewhere, or a buffered block device:
+    /// reads tried with `RWF_NOWAIT`, writes at once.
     Cached,
-    /// O_DIRECT on a device, a block device, a regular file that cannot
-    /// say it would block: io_uring.
+    /// O_DIRECT on a device, a file that cannot say it would block:
+    /// io_uring.
     Kernel,
     /// Pipes, sockets, character devices...: io_uring, which waits for them
     /// to be ready before it reads or writes, so that a request still
@@ -69,13 +69,14 @@ const RAMFS_MAGIC: u64 = 0x8584_58f6;
 /// The class of `fd`, whose `fcntl(F_GETFL)` flags are `flags`.
 pub fn classify(fd: c_int, flags: c_int) -> Class {
     match sys::file_type(fd) {
-        Ok(libc::S_IFREG) => {}
-        Ok(libc::S_IFBLK) => return Class::Kernel,
+        Ok(libc::S_IFREG) => {
+            if matches!(sys::file_system(fd), Ok(TMPFS_MAGIC | RAMFS_MAGIC)) {
+                return Class::Memory;
+            }
+        }
+        Ok(libc::S_IFBLK) => {}
         Ok(libc::S_IFDIR) => return Class::Directory,
         _ => return Class::Stream,
-    }
-    if matches!(sys::file_system(fd), Ok(TMPFS_MAGIC | RAMFS_MAGIC)) {
-        return Class::Memory;
     }
     if flags & libc::O_DIRECT != 0 {
         Class::Kernel
@@ -142,6 +143,9 @@ pub enum Attempt {
     /// The file cannot say when it would wait (no `RWF_NOWAIT`): io_uring's,
     /// from now on.
     Unable,
+    /// The file has no offsets: a stream (its descriptor number was another
+    /// file's), io_uring's from now on.
+    Stream,
 }
 
 /// `RWF_NOWAIT`.
@@ -193,9 +197,10 @@ pub unsafe fn attempt(class: Class, io: &Io) -> Attempt {
         }
         Err(Errno::EAGAIN) if asked_nowait => Attempt::Done(-i64::from(libc::EAGAIN)),
         Err(Errno::EOPNOTSUPP) => Attempt::Unable,
-        // Would wait, not seekable, or an argument only the kernel's own
-        // path checks: io_uring's.
-        Err(Errno::EAGAIN | Errno::ESPIPE | Errno::EINVAL) => Attempt::Later,
+        Err(Errno::ESPIPE) => Attempt::Stream,
+        // Would wait, or an argument only the kernel's own path checks:
+        // io_uring's.
+        Err(Errno::EAGAIN | Errno::EINVAL) => Attempt::Later,
         Err(errno) => Attempt::Done(-i64::from(errno.get())),
     }
 }

@@ -236,17 +236,15 @@ unsafe fn check(
             }
             check_rw_flags(rw_flags, write)?;
             if let Some(mode) = mode {
-                // O_RDONLY reads, O_WRONLY writes, O_RDWR both (3: neither).
-                let (reads, writes) = match mode & libc::O_ACCMODE {
-                    libc::O_RDONLY => (true, false),
-                    libc::O_WRONLY => (false, true),
-                    libc::O_RDWR => (true, true),
-                    _ => (false, false),
-                };
-                if !(if write { writes } else { reads }) {
-                    return Err(Errno::EBADF);
-                }
+                check_access(mode, write)?;
             }
+            // What is known of the descriptor number may be another file's:
+            // O_DIRECT lost shows it (as does a stream's ESPIPE, below).
+            let stale = |mode: c_int| mode & libc::O_DIRECT == 0;
+            let class = match class {
+                Some(Class::Kernel) if mode.is_some_and(stale) => None,
+                known => known,
+            };
             let class = class.unwrap_or_else(|| {
                 // Known from the check above when not known before.
                 let class = inline::classify(fd, mode.unwrap_or(0));
@@ -301,9 +299,14 @@ unsafe fn check(
                 }
                 Attempt::Refused(errno) => return Err(errno),
                 Attempt::Unable => uring.classes.set(fd, Class::Kernel),
+                Attempt::Stream => {
+                    // Not checked above: tried at once.
+                    check_access(files.mode(fd)?, write)?;
+                    uring.classes.set(fd, Class::Stream);
+                }
                 Attempt::Later => {}
             }
-            stream = class == Class::Stream;
+            stream = matches!(uring.classes.get(fd), Some(Class::Stream));
             sqe.opcode = match (vectored, write) {
                 (false, false) => kernel::OP_READ,
                 (false, true) => kernel::OP_WRITE,
@@ -393,6 +396,23 @@ enum Checked {
     /// It was done at once (`inline`): its event (the kernel's four words),
     /// and the eventfd to signal.
     Done([u64; 4], Option<c_int>),
+}
+
+/// Checks a descriptor's access mode (its `F_GETFL` flags) for a read or a
+/// write, as the kernel's aio_read() and aio_write() do (`EBADF`).
+fn check_access(mode: c_int, write: bool) -> Result<(), Errno> {
+    // O_RDONLY reads, O_WRONLY writes, O_RDWR both (3: neither).
+    let (reads, writes) = match mode & libc::O_ACCMODE {
+        libc::O_RDONLY => (true, false),
+        libc::O_WRONLY => (false, true),
+        libc::O_RDWR => (true, true),
+        _ => (false, false),
+    };
+    if if write { writes } else { reads } {
+        Ok(())
+    } else {
+        Err(Errno::EBADF)
+    }
 }
 
 /// Checks an I/O priority as the kernel's ioprio_check_cap() does.
