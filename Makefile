@@ -2,7 +2,8 @@
 #
 #   make              build/lib/libaio.so.1.0.2 and libaio.so.1t64.0.2 (+ symlinks),
 #                     build/lib/libaio.a, build/include/libaio.h
-#   make check        every test (installs the Debian packages the tests need)
+#   make check        every test, and again under the io_uring backend
+#                     (installs the Debian packages the tests need)
 #   make msrv         the library and its unit tests with the oldest Rust supported
 #   make fuzz         a bounded fuzzing run (installs nightly Rust and cargo-fuzz)
 #   make install      DESTDIR, prefix, libdir, includedir, mandir are honoured
@@ -179,11 +180,19 @@ lint:
 # Every test: the Rust unit and integration tests drive the C tests, the
 # differential tests against the system libaio, the header layout checks,
 # libaio's own test harness, fio and the Debian packages. Stable Rust is
-# enough; every test binary runs even when one fails (--no-fail-fast).
+# enough; every test binary runs even when one fails (--no-fail-fast). Then
+# the second pass, scripts/check-io-uring: the same test binaries again,
+# under LIBAIO_BACKEND=io_uring (README.md, "The io_uring backend"); it runs
+# whatever the first pass gave, and check fails if either failed.
 check: all
 	scripts/test-deps
 	$(MAKE) lint
-	LIBAIO_RS_LIBDIR=$(CURDIR)/$(LIB) $(CARGO) test $(CARGO_FLAGS) --no-fail-fast -- --test-threads=2
+	LIBAIO_RS_LIBDIR=$(CURDIR)/$(LIB) $(CARGO) test $(CARGO_FLAGS) --no-fail-fast -- --test-threads=2; \
+	first=$$?; \
+	LIBAIO_RS_LIBDIR=$(CURDIR)/$(LIB) CARGO="$(CARGO)" CARGO_FLAGS="$(CARGO_FLAGS)" \
+		scripts/check-io-uring $(CHECK_IO_URING_ARGS); \
+	second=$$?; \
+	test $$first -eq 0 && test $$second -eq 0
 
 # The library built, and its unit tests run, with the oldest Rust the crate
 # supports (installed with rustup when missing), in a target directory of

@@ -540,7 +540,9 @@ fn excluded_programs_get_kernel_aio() {
         "LD_PRELOAD",
         "/nonexistent/vgpreload_memcheck-amd64-linux.so",
     )];
-    let cases: [(&str, &[(&str, &str)], &str); 8] = [
+    // A program's name, the variables it runs with, the backend it gets.
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+    let cases: [Case; 8] = [
         ("mariadbd", &[], "kernel AIO"),
         ("mysqld", &[], "kernel AIO"),
         ("mariadb-backup", &[], "kernel AIO"),

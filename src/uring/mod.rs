@@ -169,8 +169,9 @@ struct Slot {
     /// `reap::Uring::complete`).
     sqe: [AtomicU64; 8],
     /// A vectored request's iovecs (up to [`SLOT_IOVECS`]), copied at
-    /// io_submit as kernel AIO copies them; its entry points here.
-    iovecs: [AtomicU64; 2 * SLOT_IOVECS],
+    /// io_submit as kernel AIO copies them; its entry points here. Words of
+    /// the machine's size: `struct iovec` as the kernel reads it.
+    iovecs: [AtomicUsize; 2 * SLOT_IOVECS],
 }
 
 impl Slot {
@@ -206,15 +207,17 @@ impl Slot {
         for (i, iov) in iovecs.iter().enumerate() {
             // Relaxed: read by the kernel, after the system call that
             // submits the request.
-            self.iovecs[2 * i].store(iov.iov_base as u64, Ordering::Relaxed);
-            self.iovecs[2 * i + 1].store(iov.iov_len as u64, Ordering::Relaxed);
+            self.iovecs[2 * i].store(iov.iov_base as usize, Ordering::Relaxed);
+            self.iovecs[2 * i + 1].store(iov.iov_len, Ordering::Relaxed);
         }
-        self.iovecs.as_ptr() as u64
+        self.iovecs.as_ptr() as usize as u64
     }
 }
 
 /// How many iovecs a slot keeps a copy of.
 const SLOT_IOVECS: usize = 4;
+// A slot's copy is an array of `struct iovec`: two machine words each.
+const _: () = assert!(size_of::<libc::iovec>() == 2 * size_of::<usize>());
 
 /// The request's completion has not been reaped.
 const SLOT_IN_FLIGHT: u32 = 1 << 0;
