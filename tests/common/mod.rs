@@ -232,7 +232,7 @@ impl Aio {
             let n = CString::new(name).unwrap();
             let v = CString::new(version).unwrap();
             // SAFETY: valid handle and C strings.
-            let p = unsafe { libc::dlvsym(handle, n.as_ptr(), v.as_ptr()) };
+            let p = unsafe { dlvsym(handle, n.as_ptr(), v.as_ptr()) };
             assert!(!p.is_null(), "{}: no {name}@{version}", path.display());
             p
         };
@@ -294,6 +294,17 @@ impl Aio {
             }
         }
     }
+}
+
+unsafe extern "C" {
+    /// glibc's dlsym by symbol version (in libc.so.6 since glibc 2.34).
+    /// Declared here: the libc crate has it only from 0.2.176, and the
+    /// crate's declared minimum is older (see Cargo.toml).
+    fn dlvsym(
+        handle: *mut c_void,
+        symbol: *const std::ffi::c_char,
+        version: *const std::ffi::c_char,
+    ) -> *mut c_void;
 }
 
 fn dlerror() -> String {
