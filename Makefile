@@ -53,7 +53,12 @@ VERSION := 0.3.113
 # to the matching toolchain), e.g. RUST_TARGET=i686-unknown-linux-gnu
 # CC=i686-linux-gnu-gcc ...; empty for the host.
 RUST_TARGET ?=
-RUST_LIB := $(CARGO_TARGET_DIR)/$(if $(RUST_TARGET),$(RUST_TARGET)/)release/libaio_rs.a
+# The cargo profile of the Rust code: release, or dev for a library with
+# Rust's debug assertions (alignment, overflow), as `make check` also builds
+# and tests one.
+RUST_PROFILE ?= release
+RUST_PROFILE_DIR := $(if $(filter dev,$(RUST_PROFILE)),debug,$(RUST_PROFILE))
+RUST_LIB := $(CARGO_TARGET_DIR)/$(if $(RUST_TARGET),$(RUST_TARGET)/)$(RUST_PROFILE_DIR)/libaio_rs.a
 GEN := $(BUILD)/gen
 OBJ := $(BUILD)/obj
 LIB := $(BUILD)/lib
@@ -100,7 +105,7 @@ lib: $(LIB)/$(LIBFILE) $(LIB)/$(SONAME) $(LIB)/libaio.so $(LIB)/libaio.a \
 # leaves the archive untouched when nothing did, so the steps below run only
 # when needed.
 $(RUST_LIB): FORCE
-	$(CARGO) build --release --lib --no-default-features $(if $(RUST_TARGET),--target $(RUST_TARGET)) $(CARGO_FLAGS)
+	$(CARGO) build --profile $(RUST_PROFILE) --lib $(if $(RUST_TARGET),--target $(RUST_TARGET)) $(CARGO_FLAGS)
 
 # Version scripts and symbol lists, per library: classic (libaio.so.1) and
 # t64 (libaio.so.1t64), which also has the LIBAIO_0.6 node.
@@ -180,10 +185,21 @@ lint:
 # differential tests against the system libaio, the header layout checks,
 # libaio's own test harness, fio and the Debian packages. Stable Rust is
 # enough; every test binary runs even when one fails (--no-fail-fast).
+# The bad-input matrix and the unaligned pointers run a second time against
+# a library built with Rust's debug assertions (which abort on a misaligned
+# access, an overflow...), in $(DEBUG_BUILD).
+DEBUG_BUILD := $(CARGO_TARGET_DIR)/debug-build
+
 check: all
 	scripts/test-deps
 	$(MAKE) lint
-	LIBAIO_RS_LIBDIR=$(CURDIR)/$(LIB) $(CARGO) test $(CARGO_FLAGS) --no-fail-fast -- --test-threads=2
+	$(MAKE) BUILD=$(DEBUG_BUILD) RUST_PROFILE=dev lib
+	status=0; \
+	LIBAIO_RS_LIBDIR=$(CURDIR)/$(LIB) $(CARGO) test $(CARGO_FLAGS) --no-fail-fast -- --test-threads=2 || status=1; \
+	echo "== the bad inputs and unaligned pointers against the debug build ($(DEBUG_BUILD))"; \
+	LIBAIO_RS_LIBDIR=$(DEBUG_BUILD)/lib $(CARGO) test $(CARGO_FLAGS) --no-fail-fast \
+		--test bad_input --test unaligned -- --test-threads=2 || status=1; \
+	exit $$status
 
 # The library built, and its unit tests run, with the oldest Rust the crate
 # supports (installed with rustup when missing), in a target directory of
