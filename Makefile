@@ -5,6 +5,7 @@
 #   make check        every test (installs the Debian packages the tests need)
 #   make msrv         the library and its unit tests with the oldest Rust supported
 #   make fuzz         a bounded fuzzing run (installs nightly Rust and cargo-fuzz)
+#   make tsan         ThreadSanitizer over the Rust code (installs nightly Rust)
 #   make install      DESTDIR, prefix, libdir, includedir, mandir are honoured
 #   make bench        the benchmark against the system libaio
 #   make header       regenerate include/libaio.h from the Rust sources
@@ -94,7 +95,7 @@ LINT_CARGO := $(CARGO)$(shell rustup toolchain list 2>/dev/null | grep -q '^$(LI
 MSRV := $(shell sed -n 's/^rust-version *= *"\(.*\)"/\1/p' Cargo.toml)
 MSRV := $(MSRV)$(if $(word 3,$(subst ., ,$(MSRV))),,.0)
 
-.PHONY: all lib header check lint msrv fuzz install uninstall clean bench FORCE
+.PHONY: all lib header check lint msrv fuzz tsan install uninstall clean bench FORCE
 
 all: lib $(BUILD)/include/libaio.h
 
@@ -215,6 +216,13 @@ fuzz:
 	rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
 	$(CARGO) +nightly fuzz --version >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked
 	$(CARGO) test $(CARGO_FLAGS) --test fuzz -- --test-threads=1
+
+# ThreadSanitizer over the Rust code (scripts/tsan): a nightly build of the
+# library with -Zsanitizer=thread under the multi-threaded stress programs,
+# and a canary build whose deliberate race must be reported. x86_64 only.
+tsan:
+	scripts/test-deps
+	scripts/tsan
 
 # The benchmark against the system libaio (bench/README.md); BENCH_ARGS are
 # passed on, e.g. BENCH_ARGS="--rounds 9". It needs what the tests need
