@@ -1,13 +1,20 @@
 //! What the library learns about the process once, when it is loaded: the
 //! `LIBAIO_USERSPACE_REAP` setting, and (on x86_64) where glibc keeps each
-//! thread's rseq area.
+//! thread's rseq area and its single-threaded flag.
 //!
 //! Both are read by an ELF constructor, which runs before the program's own
 //! code (and before its other threads exist), so that a program's `setenv`
 //! from another thread cannot race with the read. The variable is read
 //! with `secure_getenv`, so set-user-ID and set-group-ID programs ignore it.
 
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+
+/// A 0 byte: "several threads", for a glibc without `__libc_single_threaded`.
+static SEVERAL: u8 = 0;
+
+/// glibc's `__libc_single_threaded` (glibc 2.32 and later), or [`SEVERAL`];
+/// see `registry::single_threaded`. Set at load.
+pub(crate) static SINGLE_THREADED: AtomicPtr<u8> = AtomicPtr::new((&raw const SEVERAL).cast_mut());
 
 /// Whether `LIBAIO_USERSPACE_REAP=1` was in the environment at load.
 static USER_SPACE_REAP: AtomicBool = AtomicBool::new(false);
@@ -36,6 +43,10 @@ extern "C" fn at_load() {
         !value.is_null() && core::ffi::CStr::from_ptr(value).to_bytes() == b"1"
     };
     USER_SPACE_REAP.store(on, Ordering::Relaxed);
+    #[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
+    if let Some(single) = crate::rseq::glibc_single_threaded() {
+        SINGLE_THREADED.store(single, Ordering::Relaxed);
+    }
     #[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
     if let Some(offset) = crate::rseq::glibc_offset() {
         crate::rseq::OFFSET.store(offset, Ordering::Relaxed);

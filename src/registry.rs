@@ -154,8 +154,8 @@ const HAZARDS: u8 = 3;
 pub(crate) struct Wiped {
     mode: AtomicU8,
     table: [Entry; ENTRIES],
-    /// The readers' hazards, a slot per thread (see [`ThreadSlot`]).
-    hazards: [ThreadSlot; THREADS],
+    /// The readers' hazards, a slot per thread (see [`Threads`]).
+    threads: Threads,
     /// The user-space reaping leases, by the hash of the ring's address (not
     /// by entry: a context created at the address of one just destroyed
     /// finds the lease of any thread still inside a system call on the old
@@ -170,7 +170,7 @@ pub(crate) struct Wiped {
 pub(crate) static WIPED: Wiped = Wiped {
     mode: AtomicU8::new(UNDECIDED),
     table: [const { Entry::new() }; ENTRIES],
-    hazards: [const { ThreadSlot::new() }; THREADS],
+    threads: Threads::new(),
     leases: [const { AtomicUsize::new(0) }; ENTRIES],
     slots: [const { Slots::new() }; ENTRIES],
 };
@@ -187,36 +187,57 @@ const THREADS: usize = 1024;
 /// How many slots, from the one its token hashes to, a thread may claim.
 const THREAD_PROBES: usize = 8;
 
-/// How many ring reads one thread may have in progress at once (a signal
-/// handler interrupting a read, a handler interrupting that handler...);
-/// deeper ones count themselves.
+/// How many ring reads of the Rust path one thread may have in progress at
+/// once (a signal handler interrupting a read, a handler interrupting that
+/// handler...); deeper ones count themselves.
 const DEPTH: usize = 4;
 
-/// A thread's published hazards: the rings it is reading.
+/// The readers' hazards, a slot per thread, as parallel arrays (the x86_64
+/// entry points address a slot's words with one scaled index).
+#[repr(C)]
+pub(crate) struct Threads {
+    /// Each slot's thread: its token (thread pointer), or 0: free.
+    owners: [AtomicUsize; THREADS],
+    /// Each slot's first hazard: the ring its thread is reading, or 0. A
+    /// reader uses it only when it is 0, so that a signal handler
+    /// interrupting a read takes the stack below instead of overwriting it.
+    first: [AtomicUsize; THREADS],
+    /// Each slot's further hazards.
+    stacks: [HazardStack; THREADS],
+}
+
+/// A slot's further hazards, innermost last.
 #[repr(C, align(64))]
-pub(crate) struct ThreadSlot {
-    /// The thread's token (its thread pointer), or 0: free.
-    owner: AtomicUsize,
-    /// The hazard of the x86_64 zero-timeout entry points (`fast`), which
-    /// use it only when it is 0 (not while they interrupted themselves).
-    fast: AtomicUsize,
-    /// How many of `reading` are in use.
+struct HazardStack {
     depth: AtomicUsize,
-    /// The rings being read, innermost last.
     reading: [AtomicUsize; DEPTH],
 }
 
-/// Offsets the assembly in `fast` uses.
+impl Threads {
+    const fn new() -> Threads {
+        Threads {
+            owners: [const { AtomicUsize::new(0) }; THREADS],
+            first: [const { AtomicUsize::new(0) }; THREADS],
+            stacks: [const {
+                HazardStack {
+                    depth: AtomicUsize::new(0),
+                    reading: [const { AtomicUsize::new(0) }; DEPTH],
+                }
+            }; THREADS],
+        }
+    }
+}
+
+/// Offsets and sizes the assembly in `fast` uses.
 #[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
-pub(crate) const HAZARDS_OFFSET: usize = core::mem::offset_of!(Wiped, hazards);
+pub(crate) const OWNERS_OFFSET: usize =
+    core::mem::offset_of!(Wiped, threads) + core::mem::offset_of!(Threads, owners);
 #[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
-pub(crate) const SLOT_FAST_OFFSET: usize = core::mem::offset_of!(ThreadSlot, fast);
-/// log2 of the number of thread slots, and of a slot's size.
+pub(crate) const FIRST_OFFSET: usize =
+    core::mem::offset_of!(Wiped, threads) + core::mem::offset_of!(Threads, first);
+/// The shift that turns a token's product with [`GOLDEN`] into a slot.
 #[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
-pub(crate) const THREADS_LOG2: u32 = THREADS.trailing_zeros();
-#[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
-pub(crate) const SLOT_LOG2: u32 = core::mem::size_of::<ThreadSlot>().trailing_zeros();
-const _: () = assert!(core::mem::size_of::<ThreadSlot>() == 64);
+pub(crate) const THREAD_SHIFT: u32 = usize::BITS - THREADS.trailing_zeros();
 
 /// The multiplier of the hashes (Fibonacci hashing), truncated to 32 bits
 /// for the x86_64 assembly, which multiplies by a sign-extended immediate.
@@ -225,52 +246,84 @@ pub(crate) const GOLDEN: usize = 0xffff_ffff_9e37_79b9;
 #[cfg(target_pointer_width = "32")]
 pub(crate) const GOLDEN: usize = 0x9e37_79b9;
 
-impl ThreadSlot {
-    const fn new() -> ThreadSlot {
-        ThreadSlot {
-            owner: AtomicUsize::new(0),
-            fast: AtomicUsize::new(0),
-            depth: AtomicUsize::new(0),
-            reading: [const { AtomicUsize::new(0) }; DEPTH],
-        }
-    }
+/// A thread's slot: an index into [`Threads`].
+#[derive(Clone, Copy)]
+struct ThreadSlot(usize);
 
+impl ThreadSlot {
     /// Publishes `ctx` as being read, if there is room; withdrawn when the
     /// guard drops. See the module documentation for why plain stores and a
-    /// compiler barrier are enough on this side.
+    /// compiler barrier are enough on this side. Relaxed throughout: only
+    /// this thread (and its signal handlers, which nest and restore) writes
+    /// its slot.
     #[inline]
-    fn publish(&'static self, ctx: usize) -> Option<Hazard> {
-        // Relaxed throughout: only this thread (and its signal handlers,
-        // which nest and restore) writes its slot.
-        let depth = self.depth.load(Ordering::Relaxed);
+    fn publish(self, ctx: usize) -> Option<Hazard> {
+        let threads = &WIPED.threads;
+        let first = &threads.first[self.0];
+        if first.load(Ordering::Relaxed) == 0 {
+            // A signal handler interrupting between the test and the store
+            // runs to completion, and leaves the word 0 again.
+            first.store(ctx, Ordering::Relaxed);
+            // Published before the caller checks the table (a compiler
+            // barrier: the destroyer's membarrier orders the CPU).
+            compiler_fence(Ordering::SeqCst);
+            return Some(Hazard {
+                word: first,
+                stack: None,
+            });
+        }
+        let stack = &threads.stacks[self.0];
+        let depth = stack.depth.load(Ordering::Relaxed);
         if depth >= DEPTH {
             return None;
         }
         // The depth first: a signal handler arriving between the two stores
         // publishes above this one.
-        self.depth.store(depth + 1, Ordering::Relaxed);
+        stack.depth.store(depth + 1, Ordering::Relaxed);
         compiler_fence(Ordering::SeqCst);
-        self.reading[depth].store(ctx, Ordering::Relaxed);
-        // Published before the caller checks the table (a compiler barrier:
-        // the destroyer's membarrier orders the CPU).
+        stack.reading[depth].store(ctx, Ordering::Relaxed);
         compiler_fence(Ordering::SeqCst);
-        Some(Hazard { slot: self, depth })
+        Some(Hazard {
+            word: &stack.reading[depth],
+            stack: Some((stack, depth)),
+        })
     }
 }
 
 /// A published hazard; see [`ThreadSlot::publish`].
 struct Hazard {
-    slot: &'static ThreadSlot,
-    depth: usize,
+    word: &'static AtomicUsize,
+    stack: Option<(&'static HazardStack, usize)>,
 }
 
 impl Drop for Hazard {
     fn drop(&mut self) {
         // Release: the reads of the ring happen before a destroyer sees the
         // address withdrawn.
-        self.slot.reading[self.depth].store(0, Ordering::Release);
-        compiler_fence(Ordering::SeqCst);
-        self.slot.depth.store(self.depth, Ordering::Relaxed);
+        self.word.store(0, Ordering::Release);
+        if let Some((stack, depth)) = self.stack {
+            compiler_fence(Ordering::SeqCst);
+            stack.depth.store(depth, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Whether the process has a single thread (glibc's
+/// `__libc_single_threaded`, which only ever goes from true to false): then
+/// no other thread can destroy a context while this one reads its ring, and
+/// neither readers nor `io_destroy` need the hazards. Read through the
+/// address cached at load (`process`), which names a 0 byte (several
+/// threads) when glibc has no such variable.
+#[inline(always)]
+pub(crate) fn single_threaded() -> bool {
+    // SAFETY: the pointer names glibc's variable or our own 0 byte, both
+    // static; a byte load of a variable glibc writes only before a second
+    // thread exists (volatile: it changes behind the compiler's back).
+    unsafe {
+        crate::process::SINGLE_THREADED
+            .load(Ordering::Relaxed)
+            .read_volatile()
+            != 0
     }
 }
 
@@ -303,13 +356,12 @@ pub(crate) fn thread_token() -> usize {
 /// The calling thread's slot, claimed the first time; None if its window is
 /// full.
 #[inline]
-fn my_slot() -> Option<&'static ThreadSlot> {
+fn my_slot() -> Option<ThreadSlot> {
     let token = thread_token();
     let first = token.wrapping_mul(GOLDEN) >> (usize::BITS - THREADS.trailing_zeros());
-    let slot = &WIPED.hazards[first];
     // Relaxed: the owner word only names the slot's thread.
-    if slot.owner.load(Ordering::Relaxed) == token {
-        return Some(slot);
+    if WIPED.threads.owners[first].load(Ordering::Relaxed) == token {
+        return Some(ThreadSlot(first));
     }
     claim_slot(token, first)
 }
@@ -317,18 +369,23 @@ fn my_slot() -> Option<&'static ThreadSlot> {
 /// [`my_slot`] past the first slot of the window, claiming one if needed.
 #[cold]
 #[inline(never)]
-fn claim_slot(token: usize, first: usize) -> Option<&'static ThreadSlot> {
-    let window = (first..first + THREAD_PROBES).map(|i| &WIPED.hazards[i & (THREADS - 1)]);
-    for slot in window.clone() {
-        if slot.owner.load(Ordering::Relaxed) == token {
-            return Some(slot);
-        }
+fn claim_slot(token: usize, first: usize) -> Option<ThreadSlot> {
+    let owners = &WIPED.threads.owners;
+    let window = (first..first + THREAD_PROBES).map(|i| i & (THREADS - 1));
+    if let Some(i) = window
+        .clone()
+        .find(|&i| owners[i].load(Ordering::Relaxed) == token)
+    {
+        return Some(ThreadSlot(i));
     }
-    window.into_iter().find(|slot| {
-        slot.owner
-            .compare_exchange(0, token, Ordering::Relaxed, Ordering::Relaxed)
-            .is_ok()
-    })
+    window
+        .into_iter()
+        .find(|&i| {
+            owners[i]
+                .compare_exchange(0, token, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        })
+        .map(ThreadSlot)
 }
 
 /// An entry that never holds a context: where [`RECENT`] points until a
@@ -471,15 +528,21 @@ pub fn remove(ctx: usize) {
         .compare_exchange(ctx, 0, Ordering::SeqCst, Ordering::Relaxed);
     entry.stash().clear();
     let mut spins = 0u32;
-    if WIPED.mode.load(Ordering::Relaxed) == HAZARDS {
+    // With a single thread no reader can be inside a read (but for the code
+    // a signal handler interrupted, which is the program's to avoid).
+    if WIPED.mode.load(Ordering::Relaxed) == HAZARDS && !single_threaded() {
         barrier_on_every_cpu();
         let me = thread_token();
-        for slot in &WIPED.hazards {
-            // Relaxed: a slot is only ours to skip when its owner is us.
-            if slot.owner.load(Ordering::Relaxed) == me {
+        let threads = &WIPED.threads;
+        for i in 0..THREADS {
+            // Relaxed: a slot that was never claimed has no hazards; our own
+            // is skipped (see the module documentation).
+            let owner = threads.owners[i].load(Ordering::Relaxed);
+            if owner == 0 || owner == me {
                 continue;
             }
-            for hazard in core::iter::once(&slot.fast).chain(&slot.reading) {
+            let stack = &threads.stacks[i].reading;
+            for hazard in core::iter::once(&threads.first[i]).chain(stack) {
                 // Acquire: pairs with the reader's withdrawal. One look that
                 // finds anything else is enough: a reader publishing ctx
                 // again from now on finds the entry cleared.
@@ -611,6 +674,14 @@ impl Live {
     #[inline]
     pub fn peek(&self) -> Peek {
         if WIPED.mode.load(Ordering::Relaxed) == HAZARDS {
+            if single_threaded() {
+                // Relaxed: no other thread exists to destroy it meanwhile.
+                if self.entry.ctx.load(Ordering::Relaxed) != self.ctx {
+                    return Peek::Dead;
+                }
+                // SAFETY: live, and only this thread could destroy it.
+                return unsafe { ring::peek(self.ctx) };
+            }
             if let Some(_hazard) = my_slot().and_then(|slot| slot.publish(self.ctx)) {
                 // Relaxed: ordered by the destroyer's membarrier (see the
                 // module documentation).
@@ -860,17 +931,20 @@ mod tests {
     #[test]
     fn hazards_nest_and_are_withdrawn() {
         let slot = my_slot().expect("a slot");
-        let outer = slot.publish(0x1000).unwrap();
-        let inner = slot.publish(0x2000).unwrap();
-        assert_eq!(slot.depth.load(Ordering::Relaxed), 2);
-        assert_eq!(slot.reading[0].load(Ordering::Relaxed), 0x1000);
-        assert_eq!(slot.reading[1].load(Ordering::Relaxed), 0x2000);
-        drop(inner);
-        assert_eq!(slot.reading[1].load(Ordering::Relaxed), 0);
-        drop(outer);
-        assert_eq!(slot.depth.load(Ordering::Relaxed), 0);
-        assert!(core::ptr::eq(my_slot().unwrap(), slot));
-        let deep: Vec<_> = (0..DEPTH)
+        let threads = &WIPED.threads;
+        let first = slot.publish(0x1000).unwrap();
+        let second = slot.publish(0x2000).unwrap();
+        let stack = &threads.stacks[slot.0];
+        assert_eq!(threads.first[slot.0].load(Ordering::Relaxed), 0x1000);
+        assert_eq!(stack.depth.load(Ordering::Relaxed), 1);
+        assert_eq!(stack.reading[0].load(Ordering::Relaxed), 0x2000);
+        drop(second);
+        assert_eq!(stack.reading[0].load(Ordering::Relaxed), 0);
+        drop(first);
+        assert_eq!(threads.first[slot.0].load(Ordering::Relaxed), 0);
+        assert_eq!(stack.depth.load(Ordering::Relaxed), 0);
+        assert_eq!(my_slot().unwrap().0, slot.0);
+        let deep: Vec<_> = (0..=DEPTH)
             .map(|i| slot.publish(0x1000 + i).unwrap())
             .collect();
         assert!(slot.publish(0x9000).is_none(), "deeper than DEPTH");
