@@ -44,6 +44,11 @@ mod sys;
 #[allow(unsafe_code)]
 mod time64;
 
+/// The system call numbers the library uses on this architecture, for the
+/// tests (which watch for these calls); not part of the C interface.
+#[doc(hidden)]
+pub use sys::nr as syscall_numbers;
+
 /// The checked-in header must be what build.rs generates from this crate.
 #[cfg(all(test, feature = "header"))]
 mod header_is_current {
