@@ -49,6 +49,11 @@ mod time64;
 #[doc(hidden)]
 pub use sys::nr as syscall_numbers;
 
+/// Whether the library would read through a pointer with this address (see
+/// the `sys` module), for the tests; not part of the C interface.
+#[doc(hidden)]
+pub use sys::plausible_user_address;
+
 /// The checked-in header must be what build.rs generates from this crate.
 #[cfg(all(test, feature = "header"))]
 mod header_is_current {

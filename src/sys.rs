@@ -420,7 +420,7 @@ pub unsafe fn io_pgetevents(
 /// only NULL is ruled out.) Used to decline reading through a pointer, which
 /// is always safe: the kernel then gets it and checks it.
 #[inline(always)]
-pub(crate) fn plausible_user_address(addr: usize) -> bool {
+pub fn plausible_user_address(addr: usize) -> bool {
     const KERNEL_HALF: usize = if cfg!(all(
         target_pointer_width = "64",
         any(
@@ -486,6 +486,7 @@ mod tests {
     #[test]
     fn user_addresses() {
         assert!(!plausible_user_address(0));
+        #[cfg(target_pointer_width = "64")]
         assert!(plausible_user_address(0x7ffd_0000_1000));
         #[cfg(target_arch = "x86_64")]
         assert!(!plausible_user_address(0xffff_ffff_8100_0000));

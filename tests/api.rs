@@ -21,9 +21,6 @@ const EAGAIN: c_int = -libc::EAGAIN;
 const EINTR: c_int = -libc::EINTR;
 const EINPROGRESS: c_int = -libc::EINPROGRESS;
 
-/// An address in the kernel's half, as libaio's own tests use.
-const KERNEL_ADDRESS: usize = 0xffff_ffff_8100_0000;
-
 fn bad_ctx() -> io_context_t {
     without_provenance_mut(usize::MAX)
 }

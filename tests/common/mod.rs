@@ -76,10 +76,15 @@ pub fn include_dir() -> PathBuf {
     root().join("include")
 }
 
-/// The system's libaio.so.1 (Debian's libaio1), the reference.
+/// The system's libaio.so.1 (Debian's libaio1), the reference: where the C
+/// compiler finds it, or the file named by `LIBAIO_RS_SYSTEM_LIB` (where the
+/// tests run without a compiler, in the guests of `tests/foreign.rs`).
 pub fn system_lib() -> PathBuf {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
     PATH.get_or_init(|| {
+        if let Some(path) = std::env::var_os("LIBAIO_RS_SYSTEM_LIB") {
+            return PathBuf::from(path);
+        }
         let out = run_ok(Command::new("cc").arg("-print-file-name=libaio.so.1"));
         let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
         assert!(
@@ -157,6 +162,25 @@ pub fn scratch_dir(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// An address no process can use: in the kernel's half of the address space
+/// on 64-bit targets (as libaio's own tests use), and on 32-bit ones the
+/// last page of the 4 GiB, above the highest address a 32-bit process may
+/// map. Where the kernel owns the upper half of the address space (x86_64,
+/// aarch64, riscv64, loongarch64) the library declines to read through it
+/// ([`library_reads_kernel_address`]); elsewhere (s390x's separate address
+/// spaces, 32-bit processes, ...) it is an unmapped address like any other.
+pub const KERNEL_ADDRESS: usize = if cfg!(target_pointer_width = "64") {
+    0xffff_ffff_8100_0000_u64 as usize
+} else {
+    0xffff_f000
+};
+
+/// Whether our library reads through [`KERNEL_ADDRESS`], as libaio does,
+/// rather than leaving it to the kernel.
+pub fn library_reads_kernel_address() -> bool {
+    aio_rs::plausible_user_address(KERNEL_ADDRESS)
 }
 
 /// Which of the two libraries a loaded `Aio` is.
@@ -605,7 +629,7 @@ pub fn without_reaping_calls<T: Send>(f: impl FnOnce() -> T + Send) -> T {
     std::thread::scope(|scope| {
         scope
             .spawn(|| {
-                install_filter(&[libc::SYS_io_getevents, SYS_IO_PGETEVENTS]);
+                install_filter(&reaping_calls());
                 f()
             })
             .join()
@@ -613,12 +637,47 @@ pub fn without_reaping_calls<T: Send>(f: impl FnOnce() -> T + Send) -> T {
     })
 }
 
-#[cfg(target_arch = "x86_64")]
-const AUDIT_ARCH: u32 = 0xc000_003e; // AUDIT_ARCH_X86_64
-#[cfg(target_arch = "x86_64")]
-const SYS_IO_PGETEVENTS: i64 = 333;
+/// The system call numbers of io_getevents and io_pgetevents here, as the
+/// library makes them.
+pub fn reaping_calls() -> Vec<c_long> {
+    use aio_rs::syscall_numbers::{IO_GETEVENTS, IO_PGETEVENTS};
+    std::iter::once(IO_GETEVENTS).chain(IO_PGETEVENTS).collect()
+}
 
-fn install_filter(syscalls: &[i64]) {
+/// `AUDIT_ARCH_*` of this target (linux/audit.h), which a seccomp filter sees
+/// in `seccomp_data.arch`. x32 is `AUDIT_ARCH_X86_64`: its system call
+/// numbers carry the x32 bit instead.
+const AUDIT_ARCH: u32 = if cfg!(target_arch = "x86_64") {
+    0xc000_003e
+} else if cfg!(target_arch = "x86") {
+    0x4000_0003
+} else if cfg!(target_arch = "aarch64") {
+    0xc000_00b7
+} else if cfg!(all(target_arch = "arm", target_endian = "little")) {
+    0x4000_0028
+} else if cfg!(all(target_arch = "powerpc64", target_endian = "little")) {
+    0xc000_0015
+} else if cfg!(target_arch = "powerpc64") {
+    0x8000_0015
+} else if cfg!(target_arch = "powerpc") {
+    0x0000_0014
+} else if cfg!(target_arch = "s390x") {
+    0x8000_0016
+} else if cfg!(target_arch = "riscv64") {
+    0xc000_00f3
+} else if cfg!(target_arch = "loongarch64") {
+    0xc000_0102
+} else if cfg!(all(target_arch = "mips64", target_endian = "little")) {
+    0xc000_0008
+} else if cfg!(target_arch = "sparc64") {
+    0x8000_002b
+} else if cfg!(target_arch = "m68k") {
+    0x0000_0004
+} else {
+    panic!("AUDIT_ARCH of this architecture: add it to tests/common/mod.rs")
+};
+
+fn install_filter(syscalls: &[c_long]) {
     const LD_W_ABS: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
     const JEQ_K: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
     const RET_K: u16 = 0x06; // BPF_RET | BPF_K
