@@ -92,7 +92,7 @@ fn in_child_process(name: &str) -> bool {
             // reads the ring of a live context whenever it holds enough,
             // which the io_destroy race must not let it do.
             .env_remove("LIBAIO_USERSPACE_REAP"),
-        Duration::from_secs(40),
+        hang_limit(Duration::from_secs(40)),
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     print!("{stdout}");

@@ -730,6 +730,17 @@ fn install_filter(syscalls: &[c_long]) {
     }
 }
 
+/// A time limit past which something counts as hung, stretched by the
+/// factor in `LIBAIO_RS_SLOWDOWN` (set where the tests run emulated, in the
+/// guests of `tests/foreign.rs`). Never a measurement: a bound on a hang.
+pub fn hang_limit(limit: Duration) -> Duration {
+    let factor = std::env::var("LIBAIO_RS_SLOWDOWN")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+        .unwrap_or(1);
+    limit * factor.max(1)
+}
+
 /// What a program that ran to its end printed.
 pub struct Finished {
     pub status: std::process::ExitStatus,
@@ -846,16 +857,52 @@ pub fn debian_archive_package(dist: &str, arch: &str, package: &str, version: &s
         return extracted;
     }
     let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("lists/partial")).unwrap();
-    std::fs::create_dir_all(dir.join("cache/archives/partial")).unwrap();
-    std::fs::write(
-        dir.join("sources.list"),
-        format!("deb [arch={arch}] http://deb.debian.org/debian {dist} main\n"),
+    let debs = Apt::new(
+        &dir,
+        arch,
+        &[format!(
+            "deb [arch={arch}] http://deb.debian.org/debian {dist} main"
+        )],
     )
-    .unwrap();
-    let apt = |args: &[&str]| {
-        let mut cmd = Command::new("apt-get");
-        cmd.current_dir(&dir)
+    .download(&[format!("{package}:{arch}={version}")]);
+    run_ok(
+        Command::new("dpkg-deb")
+            .arg("-x")
+            .arg(&debs[0])
+            .arg(&extracted),
+    );
+    std::fs::write(&done, "").unwrap();
+    extracted
+}
+
+/// apt-get with a private configuration, for Debian packages of one
+/// architecture: its sources.list, lists and cache live in its directory
+/// (the lists and cache are removed when it is dropped); nothing is
+/// installed, and the system's apt configuration and state are not touched.
+pub struct Apt {
+    dir: PathBuf,
+    arch: String,
+}
+
+impl Apt {
+    /// Sets up `dir` with these sources.list lines and reads the lists.
+    pub fn new(dir: &Path, arch: &str, sources: &[String]) -> Apt {
+        std::fs::create_dir_all(dir.join("lists/partial")).unwrap();
+        std::fs::create_dir_all(dir.join("cache/archives/partial")).unwrap();
+        std::fs::write(dir.join("sources.list"), sources.join("\n") + "\n").unwrap();
+        let apt = Apt {
+            dir: dir.to_owned(),
+            arch: arch.to_owned(),
+        };
+        apt.run("apt-get", &["update"]);
+        apt
+    }
+
+    fn run(&self, tool: &str, args: &[&str]) -> String {
+        let dir = &self.dir;
+        let arch = &self.arch;
+        let mut cmd = Command::new(tool);
+        cmd.current_dir(dir)
             .arg(format!(
                 "-o=Dir::Etc::SourceList={}",
                 dir.join("sources.list").display()
@@ -865,6 +912,7 @@ pub fn debian_archive_package(dist: &str, arch: &str, package: &str, version: &s
                 "-o=Dir::State::Lists={}",
                 dir.join("lists").display()
             ))
+            .arg("-o=Dir::State::status=/dev/null")
             .arg(format!("-o=Dir::Cache={}", dir.join("cache").display()))
             .arg("-o=APT::Sandbox::User=root")
             .arg(format!("-o=APT::Architecture={arch}"))
@@ -873,15 +921,65 @@ pub fn debian_archive_package(dist: &str, arch: &str, package: &str, version: &s
             .arg("-o=Acquire::IndexTargets::deb::DEP-11::DefaultEnabled=false")
             .arg("-qq")
             .args(args);
-        run_ok(&mut cmd);
-    };
-    apt(&["update"]);
-    apt(&["download", &format!("{package}:{arch}={version}")]);
-    let deb = dir.join(format!("{package}_{version}_{arch}.deb").replace(':', "%3a"));
-    run_ok(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&extracted));
-    // The package lists were only needed for the download.
-    let _ = std::fs::remove_dir_all(dir.join("lists"));
-    let _ = std::fs::remove_dir_all(dir.join("cache"));
-    std::fs::write(&done, "").unwrap();
-    extracted
+        String::from_utf8_lossy(&run_ok(&mut cmd).stdout).into_owned()
+    }
+
+    /// The packages `package` of `suite` depends on (first alternatives).
+    pub fn depends(&self, package: &str, suite: &str) -> Vec<String> {
+        self.run(
+            "apt-cache",
+            &[
+                &format!("-o=APT::Default-Release={suite}"),
+                "depends",
+                package,
+            ],
+        )
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("Depends: "))
+        .map(str::to_owned)
+        .collect()
+    }
+
+    /// Downloads `packages` (`name`, `name=version` or `name/suite`) into
+    /// the directory; returns the files, in the order asked for.
+    pub fn download(&self, packages: &[String]) -> Vec<PathBuf> {
+        let before = debs_in(&self.dir);
+        let names: Vec<&str> = packages.iter().map(String::as_str).collect();
+        self.run("apt-get", &[&["download"], names.as_slice()].concat());
+        let new: Vec<PathBuf> = debs_in(&self.dir).difference(&before).cloned().collect();
+        packages
+            .iter()
+            .map(|wanted| {
+                let name = wanted.split([':', '/', '=']).next().unwrap();
+                let prefix = format!("{name}_");
+                new.iter()
+                    .find(|deb| {
+                        deb.file_name()
+                            .unwrap()
+                            .to_string_lossy()
+                            .starts_with(&prefix)
+                    })
+                    .unwrap_or_else(|| {
+                        panic!("apt-get download gave no {name} in {}", self.dir.display())
+                    })
+                    .clone()
+            })
+            .collect()
+    }
+}
+
+impl Drop for Apt {
+    fn drop(&mut self) {
+        // The package lists were only needed for the downloads.
+        let _ = std::fs::remove_dir_all(self.dir.join("lists"));
+        let _ = std::fs::remove_dir_all(self.dir.join("cache"));
+    }
+}
+
+fn debs_in(dir: &Path) -> std::collections::BTreeSet<PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "deb"))
+        .collect()
 }
