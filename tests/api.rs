@@ -874,6 +874,10 @@ fn a_bad_timeout_is_not_read_for_an_unknown_context() {
 static CALLS: std::sync::Mutex<Vec<(usize, usize, c_long, c_long)>> =
     std::sync::Mutex::new(Vec::new());
 
+/// Held by each test that reads [`CALLS`], so that two of them running at
+/// once do not see each other's callbacks.
+static CALLS_USER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 unsafe extern "C" fn record(ctx: io_context_t, iocb: *mut iocb, res: c_long, res2: c_long) {
     CALLS
         .lock()
@@ -887,6 +891,7 @@ fn callback_ptr() -> *mut c_void {
 
 #[test]
 fn io_queue_run_calls_every_callback_once_in_order() {
+    let _alone = CALLS_USER.lock().unwrap_or_else(|e| e.into_inner());
     let file = ScratchFile::new(Fs::Shm, "queue-run", 3 * 4096, 0);
     for lib in both() {
         CALLS.lock().unwrap().clear();
@@ -941,6 +946,7 @@ fn io_queue_run_calls_every_callback_once_in_order() {
 
 #[test]
 fn io_queue_run_consumes_a_completion_without_callback() {
+    let _alone = CALLS_USER.lock().unwrap_or_else(|e| e.into_inner());
     let file = ScratchFile::new(Fs::Shm, "queue-run-null", 8192, 0);
     let lib = ours();
     CALLS.lock().unwrap().clear();

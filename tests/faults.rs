@@ -117,8 +117,11 @@ fn number(event: &io_event) -> usize {
     event.data as usize - 1
 }
 
+/// The event's result, signed (`res` is an `unsigned long`: on 32-bit
+/// targets a negated errno must be read as a 32-bit `long`).
+#[allow(clippy::unnecessary_cast)]
 fn res(event: &io_event) -> i64 {
-    event.res as i64
+    event.res as c_long as i64
 }
 
 fn timespec(d: Duration) -> libc::timespec {

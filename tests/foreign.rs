@@ -83,7 +83,8 @@ struct Guest {
     kernel_package: &'static str,
 }
 
-/// Debian's libaio of an architecture, the reference.
+/// Debian's libaio of an architecture, the reference (suite `source`:
+/// built here from Debian's source, `common::debian_libaio_from_source`).
 struct Reference {
     suite: &'static str,
     package: &'static str,
@@ -108,10 +109,14 @@ struct Arch {
     guest: Option<Guest>,
     /// The suites packages come from (the reference, setpriv).
     suites: &'static [&'static str],
+    /// The Debian architecture of the tools in the guest (setpriv).
+    tools_arch: &'static str,
     reference: Reference,
 }
 
 const BOOKWORM: &[&str] = &["bookworm", "bookworm-backports"];
+/// The tools of the guest are of its own architecture.
+const TOOLS_SAME: &str = "";
 const LIBAIO1: Reference = Reference {
     suite: "bookworm",
     package: "libaio1",
@@ -135,6 +140,7 @@ const ARM64: Arch = Arch {
         kernel_package: "linux-image-arm64",
     }),
     suites: BOOKWORM,
+    tools_arch: TOOLS_SAME,
     reference: LIBAIO1,
 };
 
@@ -154,6 +160,7 @@ const ARMHF: Arch = Arch {
         kernel_package: "linux-image-armmp-lpae",
     }),
     suites: BOOKWORM,
+    tools_arch: TOOLS_SAME,
     reference: LIBAIO1,
 };
 
@@ -173,6 +180,7 @@ const S390X: Arch = Arch {
         kernel_package: "linux-image-s390x",
     }),
     suites: BOOKWORM,
+    tools_arch: TOOLS_SAME,
     reference: LIBAIO1,
 };
 
@@ -197,6 +205,7 @@ const PPC64EL: Arch = Arch {
         kernel_package: "linux-image-powerpc64le",
     }),
     suites: BOOKWORM,
+    tools_arch: TOOLS_SAME,
     reference: LIBAIO1,
 };
 
@@ -218,6 +227,7 @@ const RISCV64: Arch = Arch {
         kernel_package: "linux-image-riscv64",
     }),
     suites: &["trixie"],
+    tools_arch: TOOLS_SAME,
     reference: Reference {
         suite: "trixie",
         package: "libaio1t64",
@@ -235,7 +245,37 @@ const I386: Arch = Arch {
     build_std: false,
     guest: None,
     suites: BOOKWORM,
+    tools_arch: TOOLS_SAME,
     reference: LIBAIO1,
+};
+
+/// x32 under an amd64 kernel started with `syscall.x32=y` (Debian builds
+/// it in, off by default). Debian's x32 port is not reachable here: the
+/// reference is Debian's libaio source built for x32, and the guest's
+/// setpriv is amd64's (with this machine's amd64 C library).
+const X32: Arch = Arch {
+    name: "x32",
+    rust_target: "x86_64-unknown-linux-gnux32",
+    gnu: "x86_64-linux-gnux32",
+    multiarch: "x86_64-linux-gnux32",
+    build_std: true,
+    guest: Some(Guest {
+        qemu: "qemu-system-x86_64",
+        machine: &["-cpu", "max"],
+        console: "ttyS0",
+        append: "syscall.x32=y",
+        kernel_arch: "amd64",
+        kernel_suite: "bookworm-backports",
+        kernel_package: "linux-image-amd64",
+    }),
+    suites: BOOKWORM,
+    tools_arch: "amd64",
+    reference: Reference {
+        suite: "source",
+        package: "libaio",
+        version: "0.3.113-4",
+        file: "libaio.so.1.0.2",
+    },
 };
 
 // ---------------------------------------------------------------------------
@@ -409,21 +449,43 @@ fn fetch(arch: &Arch) -> Fetched {
             .map(|suite| format!("deb [arch={debian_arch}] {mirror} {suite} main"))
             .collect()
     };
+    let tools_arch = match arch.tools_arch {
+        TOOLS_SAME => arch.name,
+        other => other,
+    };
     let apt = Apt::new(
         &dir.join("apt"),
-        arch.name,
-        &sources(arch.name, arch.suites),
+        tools_arch,
+        &sources(tools_arch, arch.suites),
     );
-    let debs = apt.download(&[
-        format!("{}={}", reference.package, reference.version),
-        "util-linux".into(),
-        "libcap-ng0".into(),
-    ]);
-    for deb in &debs {
+    let mut wanted_debs = vec!["util-linux".to_owned(), "libcap-ng0".to_owned()];
+    if reference.suite != "source" {
+        wanted_debs.push(format!("{}={}", reference.package, reference.version));
+    }
+    for deb in &apt.download(&wanted_debs) {
         run_ok(Command::new("dpkg-deb").arg("-x").arg(deb).arg(&tree));
         fs::remove_file(deb).unwrap();
     }
     drop(apt);
+    if reference.suite == "source" {
+        let built = common::debian_libaio_from_source(arch.name, &format!("{}-gcc", arch.gnu));
+        let dest = tree.join("usr/lib").join(arch.multiarch);
+        fs::create_dir_all(&dest).unwrap();
+        fs::copy(built.join(reference.file), dest.join(reference.file)).unwrap();
+    }
+    if tools_arch == "amd64" {
+        // This machine's C library, for the amd64 tools.
+        for lib in ["libc.so.6", "ld-linux-x86-64.so.2"] {
+            install(
+                &Path::new("/lib/x86_64-linux-gnu").join(lib),
+                &tree.join("lib/x86_64-linux-gnu").join(lib),
+            );
+        }
+        install(
+            Path::new("/lib64/ld-linux-x86-64.so.2"),
+            &tree.join("lib64/ld-linux-x86-64.so.2"),
+        );
+    }
     if let Some(guest) = &arch.guest {
         let apt = Apt::new(
             &dir.join("apt-kernel"),
@@ -554,7 +616,8 @@ fn lay_out(
                 .arg(&dest)
                 .arg(exe),
         );
-        list += &format!("{name} {PROGRAM_LIMIT} /tests/bin/{name} --test-threads=2\n");
+        let capture = if blessing() { " --nocapture" } else { "" };
+        list += &format!("{name} {PROGRAM_LIMIT} /tests/bin/{name} --test-threads=2{capture}\n");
     }
     fs::write(tree.join("tests/list"), list).unwrap();
     let reference = reference_path(arch);
@@ -567,10 +630,15 @@ fn lay_out(
     fs::write(
         tree.join("tests/env"),
         format!(
-            "LIBAIO_RS_LIBDIR={}\nLIBAIO_RS_SYSTEM_LIB={}\nRUST_BACKTRACE=1\nLIBAIO_RS_SLOWDOWN={}\n",
+            "LIBAIO_RS_LIBDIR={}\nLIBAIO_RS_SYSTEM_LIB={}\nRUST_BACKTRACE=1\nLIBAIO_RS_SLOWDOWN={}\n{}",
             ours.display(),
             reference.display(),
-            if arch.guest.is_some() { SLOWDOWN } else { 1 }
+            if arch.guest.is_some() { SLOWDOWN } else { 1 },
+            if blessing() {
+                "LIBAIO_RS_BLESS=1\nLIBAIO_RS_BLESS_TO_CONSOLE=1\n"
+            } else {
+                ""
+            }
         ),
     )
     .unwrap();
@@ -578,6 +646,40 @@ fn lay_out(
         fs::create_dir_all(tree.join(dir)).unwrap();
     }
     fs::set_permissions(tree.join("tmp"), fs::Permissions::from_mode(0o1777)).unwrap();
+}
+
+/// Whether the tests rewrite their checked-in results
+/// (`LIBAIO_RS_BLESS=1`, e.g. `docs/bad-input/<arch>.md`): the guest's
+/// tests print them on the console, and they are written here.
+fn blessing() -> bool {
+    std::env::var_os("LIBAIO_RS_BLESS").is_some_and(|v| v == "1")
+}
+
+/// Writes the files the guest's tests blessed (between `@@@ FILE <path>`
+/// and `@@@ ENDFILE` on the console) into the repository.
+fn keep_blessed(console: &str) {
+    let mut lines = console.lines();
+    while let Some(line) = lines.next() {
+        let Some(path) = line.strip_prefix("@@@ FILE ") else {
+            continue;
+        };
+        let mut text = String::new();
+        for line in lines.by_ref() {
+            if line == "@@@ ENDFILE" {
+                break;
+            }
+            text += line;
+            text.push('\n');
+        }
+        let dest = root().join(path);
+        assert!(
+            !path.contains("..") && path.starts_with("docs/"),
+            "a guest blessed {path}"
+        );
+        fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        fs::write(&dest, text).unwrap();
+        println!("blessed {path}");
+    }
 }
 
 /// Where the reference library is in the guest.
@@ -769,6 +871,9 @@ fn run_architecture(arch: &Arch) {
     let _ = fs::remove_dir_all(&tree);
     let ran = started.elapsed() - prepared;
 
+    if blessing() {
+        keep_blessed(&console);
+    }
     let outcomes = parse(&console);
     let mut problems = Vec::new();
     let (mut passed, mut failed) = (0, 0);
@@ -833,6 +938,11 @@ fn riscv64() {
 #[test]
 fn i386() {
     run_architecture(&I386);
+}
+
+#[test]
+fn x32() {
+    run_architecture(&X32);
 }
 
 #[test]

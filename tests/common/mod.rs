@@ -14,6 +14,8 @@
 
 #![allow(dead_code)]
 
+pub mod elf;
+
 use std::ffi::{CStr, CString, c_int, c_long, c_void};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -875,6 +877,45 @@ pub fn debian_archive_package(dist: &str, arch: &str, package: &str, version: &s
     extracted
 }
 
+/// Debian's libaio.so.1.0.2 built from Debian's own source package
+/// (bookworm's 0.3.113-4, every Debian patch applied, among them its x32
+/// support) with the C compiler `cc`, by its own Makefile: the reference for
+/// an architecture whose Debian build cannot be fetched here (x32 is a ports
+/// architecture). Built once; returns the directory holding the library.
+pub fn debian_libaio_from_source(name: &str, cc: &str) -> PathBuf {
+    let dir = root()
+        .join("target/debian-packages")
+        .join(format!("source-libaio-{name}"));
+    let lib = dir.join("lib");
+    if dir.join("built").exists() {
+        return lib;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let apt = Apt::new(
+        &dir.join("apt"),
+        "amd64",
+        &["deb-src http://deb.debian.org/debian bookworm main".into()],
+    );
+    apt.source("libaio=0.3.113-4");
+    let src = dir.join("apt/libaio-0.3.113/src");
+    run_ok(
+        Command::new("make")
+            .arg("-C")
+            .arg(&src)
+            .arg(format!("CC={cc}"))
+            .arg("libaio.so.1.0.2")
+            .env_remove("MAKEFLAGS")
+            .env_remove("MAKELEVEL"),
+    );
+    std::fs::create_dir_all(&lib).unwrap();
+    std::fs::copy(src.join("libaio.so.1.0.2"), lib.join("libaio.so.1.0.2")).unwrap();
+    std::os::unix::fs::symlink("libaio.so.1.0.2", lib.join("libaio.so.1")).unwrap();
+    drop(apt);
+    let _ = std::fs::remove_dir_all(dir.join("apt"));
+    std::fs::write(dir.join("built"), "").unwrap();
+    lib
+}
+
 /// apt-get with a private configuration, for Debian packages of one
 /// architecture: its sources.list, lists and cache live in its directory
 /// (the lists and cache are removed when it is dropped); nothing is
@@ -922,6 +963,12 @@ impl Apt {
             .arg("-qq")
             .args(args);
         String::from_utf8_lossy(&run_ok(&mut cmd).stdout).into_owned()
+    }
+
+    /// Fetches and unpacks a source package (`name=version`) into the
+    /// directory, Debian's patches applied (sources.list needs `deb-src`).
+    pub fn source(&self, package: &str) {
+        self.run("apt-get", &["source", package]);
     }
 
     /// The packages `package` of `suite` depends on (first alternatives).

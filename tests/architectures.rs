@@ -1,0 +1,298 @@
+//! Every architecture Debian ships libaio on: the library cross-built with
+//! the Makefile, and its binary interface checked against the rules that
+//! define it (`src/symbols.txt`) and against Debian's own libaio of that
+//! architecture, fetched from Debian's archive (bookworm's libaio1 for
+//! `libaio.so.1`, trixie's libaio1t64 for `libaio.so.1t64`; loong64 and the
+//! ports architectures have none reachable here: x32, powerpc, ppc64,
+//! sparc64, m68k are checked against the rules alone).
+//!
+//! For each library: the exported symbols with their versions and bindings,
+//! the version nodes and their parents, the SONAME, the ELF class, byte
+//! order and machine; NEEDED must be `libc.so.6` alone, and every import a
+//! glibc symbol.
+//!
+//! The architectures whose Rust target ships no standard library need a
+//! nightly toolchain (`-Zbuild-std=core`); without one their test says so
+//! and passes without building (`.ci/run` installs one).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::elf::{dynamic, expected_from_table, exported, imported, machine, version_tree};
+use common::{debian_archive_package, root, run_ok};
+
+/// One architecture.
+struct Arch {
+    /// Debian's name.
+    name: &'static str,
+    rust_target: &'static str,
+    /// The GNU triple of Debian's cross toolchain.
+    gnu: &'static str,
+    /// Debian's multiarch directory name.
+    multiarch: &'static str,
+    bits: u32,
+    /// Nightly `-Zbuild-std=core`: rustup has no standard library for it.
+    build_std: bool,
+    /// Debian's libaio1 of bookworm, and its libaio1t64 (suite, version).
+    bookworm: bool,
+    t64: Option<(&'static str, &'static str)>,
+}
+
+const TRIXIE: Option<(&str, &str)> = Some(("trixie", "0.3.113-8+b1"));
+
+#[allow(clippy::too_many_arguments)]
+const fn arch(
+    name: &'static str,
+    rust_target: &'static str,
+    gnu: &'static str,
+    multiarch: &'static str,
+    bits: u32,
+    build_std: bool,
+    bookworm: bool,
+    t64: Option<(&'static str, &'static str)>,
+) -> Arch {
+    Arch {
+        name,
+        rust_target,
+        gnu,
+        multiarch,
+        bits,
+        build_std,
+        bookworm,
+        t64,
+    }
+}
+
+const AMD64: Arch = arch(
+    "amd64",
+    "x86_64-unknown-linux-gnu",
+    "x86_64-linux-gnu",
+    "x86_64-linux-gnu",
+    64,
+    false,
+    true,
+    TRIXIE,
+);
+
+/// Debian's name, Rust target, cross toolchain, multiarch directory, word
+/// size, nightly, Debian's libaio1 (bookworm), libaio1t64.
+#[rustfmt::skip]
+const CROSS: &[Arch] = &[
+    arch("arm64", "aarch64-unknown-linux-gnu", "aarch64-linux-gnu", "aarch64-linux-gnu", 64, false, true, TRIXIE),
+    arch("armel", "armv5te-unknown-linux-gnueabi", "arm-linux-gnueabi", "arm-linux-gnueabi", 32, true, true, TRIXIE),
+    arch("armhf", "armv7-unknown-linux-gnueabihf", "arm-linux-gnueabihf", "arm-linux-gnueabihf", 32, false, true, TRIXIE),
+    arch("i386", "i686-unknown-linux-gnu", "i686-linux-gnu", "i386-linux-gnu", 32, false, true, TRIXIE),
+    arch("mips64el", "mips64el-unknown-linux-gnuabi64", "mips64el-linux-gnuabi64", "mips64el-linux-gnuabi64", 64, true, true, None),
+    arch("ppc64el", "powerpc64le-unknown-linux-gnu", "powerpc64le-linux-gnu", "powerpc64le-linux-gnu", 64, false, true, TRIXIE),
+    arch("riscv64", "riscv64gc-unknown-linux-gnu", "riscv64-linux-gnu", "riscv64-linux-gnu", 64, false, false, TRIXIE),
+    arch("s390x", "s390x-unknown-linux-gnu", "s390x-linux-gnu", "s390x-linux-gnu", 64, false, true, TRIXIE),
+    arch("x32", "x86_64-unknown-linux-gnux32", "x86_64-linux-gnux32", "x86_64-linux-gnux32", 32, true, false, None),
+    arch("powerpc", "powerpc-unknown-linux-gnu", "powerpc-linux-gnu", "powerpc-linux-gnu", 32, false, false, None),
+    arch("ppc64", "powerpc64-unknown-linux-gnu", "powerpc64-linux-gnu", "powerpc64-linux-gnu", 64, false, false, None),
+    arch("sparc64", "sparc64-unknown-linux-gnu", "sparc64-linux-gnu", "sparc64-linux-gnu", 64, true, false, None),
+    arch("m68k", "m68k-unknown-linux-gnu", "m68k-linux-gnu", "m68k-linux-gnu", 32, true, false, None),
+];
+
+/// Whether a nightly toolchain with the standard library's source is there.
+fn nightly_available() -> bool {
+    Command::new("rustc")
+        .args(["+nightly", "--print", "sysroot"])
+        .output()
+        .ok()
+        .filter(|out| out.status.success())
+        .is_some_and(|out| {
+            let sysroot = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+            sysroot.join("lib/rustlib/src/rust/library/core").is_dir()
+        })
+}
+
+/// Cross-builds the library with the Makefile; returns its directory.
+fn build(arch: &Arch) -> PathBuf {
+    let base = root().join("target/foreign").join(arch.name);
+    let gnu = arch.gnu;
+    let mut make = Command::new("make");
+    for var in [
+        "MAKEFLAGS",
+        "MFLAGS",
+        "MAKELEVEL",
+        "CARGO_TARGET_DIR",
+        "RUSTFLAGS",
+    ] {
+        make.env_remove(var);
+    }
+    make.arg("-C")
+        .arg(root())
+        .arg("-s")
+        .arg(format!("RUST_TARGET={}", arch.rust_target))
+        .arg(format!("CC={gnu}-gcc"))
+        .arg(format!("LD={gnu}-ld"))
+        .arg(format!("OBJCOPY={gnu}-objcopy"))
+        .arg(format!("AR={gnu}-ar"))
+        .arg(format!("BUILD={}", base.join("build").display()))
+        .arg(format!(
+            "CARGO_TARGET_DIR={}",
+            root().join("target/foreign/cargo").display()
+        ));
+    if arch.build_std {
+        make.arg("CARGO=cargo +nightly")
+            .arg("CARGO_FLAGS=-Zbuild-std=core");
+    }
+    run_ok(make.arg("lib"));
+    base.join("build/lib")
+}
+
+/// Debian's library `file` of `package`, for this architecture.
+fn debian(arch: &Arch, suite: &str, package: &str, version: &str, file: &str) -> PathBuf {
+    let lib = debian_archive_package(suite, arch.name, package, version)
+        .join("usr/lib")
+        .join(arch.multiarch)
+        .join(file);
+    assert!(
+        lib.exists(),
+        "no {} in Debian's {package} {version}",
+        lib.display()
+    );
+    lib
+}
+
+/// What is wrong with one of our libraries: compared with the rules, with
+/// Debian's (when there is one), and against NEEDED and imports.
+fn problems(
+    arch: &Arch,
+    ours: &Path,
+    library: &str,
+    soname: &str,
+    theirs: Option<&Path>,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut check = |ok: bool, what: String| {
+        if !ok {
+            problems.push(format!("{} {soname}: {what}", arch.name));
+        }
+    };
+    let symbols = exported(ours);
+    let rules = expected_from_table(library, arch.bits);
+    check(
+        symbols == rules,
+        format!("exports {symbols:?}, src/symbols.txt says {rules:?}"),
+    );
+    check(
+        dynamic(ours, "SONAME") == [format!("Library soname: [{soname}]")],
+        format!("SONAME {:?}", dynamic(ours, "SONAME")),
+    );
+    let needed = dynamic(ours, "NEEDED");
+    check(
+        needed == ["Shared library: [libc.so.6]"],
+        format!("NEEDED {needed:?}, not libc.so.6 alone"),
+    );
+    for import in imported(ours) {
+        check(
+            import.contains("@GLIBC_"),
+            format!("imports {import}, not from glibc"),
+        );
+    }
+    if let Some(theirs) = theirs {
+        check(
+            symbols == exported(theirs),
+            format!("exports {symbols:?}, Debian's {:?}", exported(theirs)),
+        );
+        check(
+            version_tree(ours) == version_tree(theirs),
+            format!(
+                "version tree {:?}, Debian's {:?}",
+                version_tree(ours),
+                version_tree(theirs)
+            ),
+        );
+        check(
+            dynamic(ours, "SONAME") == dynamic(theirs, "SONAME"),
+            "SONAME differs from Debian's".into(),
+        );
+        check(
+            machine(ours) == machine(theirs),
+            format!("ELF {:?}, Debian's {:?}", machine(ours), machine(theirs)),
+        );
+        println!(
+            "{} {soname}: {} symbols, version tree, SONAME and ELF header as Debian's; Debian's \
+             NEEDED {:?}",
+            arch.name,
+            symbols.len(),
+            dynamic(theirs, "NEEDED")
+        );
+    } else {
+        println!(
+            "{} {soname}: {} symbols as src/symbols.txt says (no Debian build to compare \
+             with); ELF {:?}",
+            arch.name,
+            symbols.len(),
+            machine(ours)
+        );
+    }
+    problems
+}
+
+/// Builds one architecture (or takes the host's build) and checks it.
+fn check(arch: &Arch, libdir: Option<&Path>) -> Vec<String> {
+    if arch.build_std && !nightly_available() {
+        println!(
+            "{}: SKIPPED: {} has no standard library in rustup: needs a nightly toolchain with \
+             rust-src (`rustup toolchain install nightly --component rust-src`); .ci/run \
+             installs it",
+            arch.name, arch.rust_target
+        );
+        return Vec::new();
+    }
+    let started = std::time::Instant::now();
+    let built;
+    let dir = match libdir {
+        Some(dir) => dir,
+        None => {
+            built = build(arch);
+            &built
+        }
+    };
+    println!("{}: built in {:.1?}", arch.name, started.elapsed());
+    let bookworm = arch
+        .bookworm
+        .then(|| debian(arch, "bookworm", "libaio1", "0.3.113-4", "libaio.so.1.0.2"));
+    let t64 = arch
+        .t64
+        .map(|(suite, version)| debian(arch, suite, "libaio1t64", version, "libaio.so.1t64.0.2"));
+    let mut all = problems(
+        arch,
+        &dir.join("libaio.so.1.0.2"),
+        "classic",
+        "libaio.so.1",
+        bookworm.as_deref(),
+    );
+    all.extend(problems(
+        arch,
+        &dir.join("libaio.so.1t64.0.2"),
+        "t64",
+        "libaio.so.1t64",
+        t64.as_deref(),
+    ));
+    all
+}
+
+#[test]
+fn the_host_build_matches_debian() {
+    let problems = check(&AMD64, Some(common::libdir()));
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn every_architecture_builds_and_matches_debian() {
+    let mut all = Vec::new();
+    for arch in CROSS {
+        all.extend(check(arch, None));
+    }
+    assert!(
+        all.is_empty(),
+        "{} problem(s):\n{}",
+        all.len(),
+        all.join("\n")
+    );
+}
