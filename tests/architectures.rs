@@ -18,10 +18,9 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use common::elf::{dynamic, expected_from_table, exported, imported, machine, version_tree};
-use common::{debian_archive_package, root, run_ok};
+use common::{debian_archive_package, nightly_available};
 
 /// One architecture.
 struct Arch {
@@ -94,54 +93,6 @@ const CROSS: &[Arch] = &[
     arch("sparc64", "sparc64-unknown-linux-gnu", "sparc64-linux-gnu", "sparc64-linux-gnu", 64, true, false, None),
     arch("m68k", "m68k-unknown-linux-gnu", "m68k-linux-gnu", "m68k-linux-gnu", 32, true, false, None),
 ];
-
-/// Whether a nightly toolchain with the standard library's source is there.
-fn nightly_available() -> bool {
-    Command::new("rustc")
-        .args(["+nightly", "--print", "sysroot"])
-        .output()
-        .ok()
-        .filter(|out| out.status.success())
-        .is_some_and(|out| {
-            let sysroot = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-            sysroot.join("lib/rustlib/src/rust/library/core").is_dir()
-        })
-}
-
-/// Cross-builds the library with the Makefile; returns its directory.
-fn build(arch: &Arch) -> PathBuf {
-    let base = root().join("target/foreign").join(arch.name);
-    let gnu = arch.gnu;
-    let mut make = Command::new("make");
-    for var in [
-        "MAKEFLAGS",
-        "MFLAGS",
-        "MAKELEVEL",
-        "CARGO_TARGET_DIR",
-        "RUSTFLAGS",
-    ] {
-        make.env_remove(var);
-    }
-    make.arg("-C")
-        .arg(root())
-        .arg("-s")
-        .arg(format!("RUST_TARGET={}", arch.rust_target))
-        .arg(format!("CC={gnu}-gcc"))
-        .arg(format!("LD={gnu}-ld"))
-        .arg(format!("OBJCOPY={gnu}-objcopy"))
-        .arg(format!("AR={gnu}-ar"))
-        .arg(format!("BUILD={}", base.join("build").display()))
-        .arg(format!(
-            "CARGO_TARGET_DIR={}",
-            root().join("target/foreign/cargo").display()
-        ));
-    if arch.build_std {
-        make.arg("CARGO=cargo +nightly")
-            .arg("CARGO_FLAGS=-Zbuild-std=core");
-    }
-    run_ok(make.arg("lib"));
-    base.join("build/lib")
-}
 
 /// Debian's library `file` of `package`, for this architecture.
 fn debian(arch: &Arch, suite: &str, package: &str, version: &str, file: &str) -> PathBuf {
@@ -249,7 +200,7 @@ fn check(arch: &Arch, libdir: Option<&Path>) -> Vec<String> {
     let dir = match libdir {
         Some(dir) => dir,
         None => {
-            built = build(arch);
+            built = common::cross_build(arch.name, arch.rust_target, arch.gnu, arch.build_std);
             &built
         }
     };

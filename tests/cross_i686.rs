@@ -116,38 +116,6 @@ fn check_tools() {
     assert!(runs("strace"), "strace is missing (scripts/test-deps)");
 }
 
-/// Installs the Rust target with rustup when the toolchain lacks it.
-fn ensure_rust_target() {
-    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
-    let installed = || {
-        let out = run_ok(Command::new(&rustc).args(["--print", "sysroot"]));
-        let sysroot = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-        sysroot
-            .join("lib/rustlib")
-            .join(RUST_TARGET)
-            .join("lib")
-            .is_dir()
-    };
-    if installed() {
-        return;
-    }
-    let out = Command::new("rustup")
-        .args(["target", "add", RUST_TARGET])
-        .output()
-        .unwrap_or_else(|e| {
-            panic!(
-                "the Rust target {RUST_TARGET} is not installed, and rustup cannot be run \
-                 ({e}): install the target's standard library"
-            )
-        });
-    assert!(
-        out.status.success() && installed(),
-        "`rustup target add {RUST_TARGET}` failed ({}):\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// Our 32-bit build's library directory (libaio.so.1, libaio.so.1t64,
 /// libaio.a), cross-built once per test run (make does nothing when it is up
 /// to date).
@@ -155,7 +123,7 @@ fn our_libdir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         check_tools();
-        ensure_rust_target();
+        common::ensure_rust_target(RUST_TARGET);
         let base = root().join("target/cross-i686");
         let cargo_dir = base.join("cargo");
         let start = Instant::now();

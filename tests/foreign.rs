@@ -43,7 +43,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Apt, root, run, run_ok};
+use common::{Apt, clean_command, nightly_available, root, run, run_ok};
 
 /// The integration tests that run on every architecture: those that need
 /// only a kernel and the two libraries.
@@ -286,35 +286,6 @@ fn foreign_dir() -> PathBuf {
     root().join("target/foreign")
 }
 
-/// A command with the environment of a nested build: not a sub-make or
-/// sub-cargo of whatever runs the tests.
-fn clean_command(program: &str) -> Command {
-    let mut cmd = Command::new(program);
-    for var in [
-        "MAKEFLAGS",
-        "MFLAGS",
-        "MAKELEVEL",
-        "CARGO_TARGET_DIR",
-        "RUSTFLAGS",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd
-}
-
-/// Whether a nightly toolchain with the standard library's source is there.
-fn nightly_available() -> bool {
-    Command::new("rustc")
-        .args(["+nightly", "--print", "sysroot"])
-        .output()
-        .ok()
-        .filter(|out| out.status.success())
-        .is_some_and(|out| {
-            let sysroot = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-            sysroot.join("lib/rustlib/src/rust/library/std").is_dir()
-        })
-}
-
 /// cargo, on the toolchain the architecture needs.
 fn cargo(arch: &Arch) -> Command {
     let mut cmd = clean_command("cargo");
@@ -324,35 +295,12 @@ fn cargo(arch: &Arch) -> Command {
     cmd
 }
 
-/// Cross-builds our library; returns its directory (`build/lib`).
-fn build_library(arch: &Arch) -> PathBuf {
-    let base = foreign_dir().join(arch.name);
-    let gnu = arch.gnu;
-    let mut make = clean_command("make");
-    make.arg("-C")
-        .arg(root())
-        .arg("-s")
-        .arg(format!("RUST_TARGET={}", arch.rust_target))
-        .arg(format!("CC={gnu}-gcc"))
-        .arg(format!("LD={gnu}-ld"))
-        .arg(format!("OBJCOPY={gnu}-objcopy"))
-        .arg(format!("AR={gnu}-ar"))
-        .arg(format!("BUILD={}", base.join("build").display()))
-        .arg(format!(
-            "CARGO_TARGET_DIR={}",
-            foreign_dir().join("cargo").display()
-        ));
-    if arch.build_std {
-        make.arg("CARGO=cargo +nightly")
-            .arg("CARGO_FLAGS=-Zbuild-std=core");
-    }
-    run_ok(make.arg("lib"));
-    base.join("build/lib")
-}
-
 /// Cross-builds the test programs; returns them by name (`lib` for the
 /// library's unit tests).
 fn build_tests(arch: &Arch) -> BTreeMap<String, PathBuf> {
+    if !arch.build_std {
+        common::ensure_rust_target(arch.rust_target);
+    }
     let mut cmd = cargo(arch);
     cmd.current_dir(root())
         .args([
@@ -860,7 +808,7 @@ fn run_architecture(arch: &Arch) {
     let work = foreign_dir().join(arch.name);
     fs::create_dir_all(&work).unwrap();
     let started = Instant::now();
-    let ours = build_library(arch);
+    let ours = common::cross_build(arch.name, arch.rust_target, arch.gnu, arch.build_std);
     let programs = build_tests(arch);
     let built = started.elapsed();
     let fetched = fetch(arch);

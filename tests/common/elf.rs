@@ -13,12 +13,24 @@ fn readelf(flag: &str, file: &Path) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// The fields of each `--dyn-syms` line: Num: Value Size Type Bind Vis Ndx Name.
-fn dyn_syms(lib: &Path) -> Vec<Vec<String>> {
+/// Each `--dyn-syms` line as (type, binding, section index, name): the
+/// line is `Num: Value Size Type Bind Vis [more visibility] Ndx Name`, where
+/// ppc64's ELFv2 adds `[<localentry>: 8]` after the visibility.
+fn dyn_syms(lib: &Path) -> Vec<[String; 4]> {
     readelf("--dyn-syms", lib)
         .lines()
-        .map(|line| line.split_whitespace().map(str::to_owned).collect())
-        .filter(|f: &Vec<String>| f.len() >= 8 && f[0].ends_with(':'))
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            if f.len() < 8 || !f[0].ends_with(':') {
+                return None;
+            }
+            let mut rest = f[6..]
+                .iter()
+                .skip_while(|w| w.starts_with('[') || w.ends_with(']'));
+            let ndx = rest.next()?;
+            let name = rest.next()?;
+            Some([f[3], f[4], ndx, name].map(str::to_owned))
+        })
         .collect()
 }
 
@@ -27,8 +39,8 @@ fn dyn_syms(lib: &Path) -> Vec<Vec<String>> {
 pub fn exported(lib: &Path) -> BTreeSet<String> {
     dyn_syms(lib)
         .into_iter()
-        .filter(|f| f[4] == "GLOBAL" && f[6] != "UND")
-        .map(|f| f[7].clone())
+        .filter(|[_, bind, ndx, _]| bind == "GLOBAL" && ndx != "UND")
+        .map(|[_, _, _, name]| name)
         .collect()
 }
 
@@ -36,8 +48,8 @@ pub fn exported(lib: &Path) -> BTreeSet<String> {
 pub fn imported(lib: &Path) -> BTreeSet<String> {
     dyn_syms(lib)
         .into_iter()
-        .filter(|f| f[6] == "UND" && f[0] != "0:")
-        .map(|f| f[7].clone())
+        .filter(|[_, _, ndx, _]| ndx == "UND")
+        .map(|[_, _, _, name]| name)
         .collect()
 }
 

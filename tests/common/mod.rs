@@ -877,6 +877,102 @@ pub fn debian_archive_package(dist: &str, arch: &str, package: &str, version: &s
     extracted
 }
 
+/// Installs the Rust target's standard library with rustup when the
+/// toolchain lacks it.
+pub fn ensure_rust_target(target: &str) {
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let installed = || {
+        let out = run_ok(Command::new(&rustc).args(["--print", "sysroot"]));
+        let sysroot = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        sysroot
+            .join("lib/rustlib")
+            .join(target)
+            .join("lib")
+            .is_dir()
+    };
+    if installed() {
+        return;
+    }
+    let out = Command::new("rustup")
+        .args(["target", "add", target])
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "the Rust target {target} is not installed, and rustup cannot be run ({e}): \
+                 install the target's standard library"
+            )
+        });
+    assert!(
+        out.status.success() && installed(),
+        "`rustup target add {target}` failed ({}):\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Whether a nightly toolchain with the standard library's source is there,
+/// for the targets that rustup ships no standard library for
+/// (`-Zbuild-std`).
+pub fn nightly_available() -> bool {
+    Command::new("rustc")
+        .args(["+nightly", "--print", "sysroot"])
+        .output()
+        .ok()
+        .filter(|out| out.status.success())
+        .is_some_and(|out| {
+            let sysroot = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+            sysroot.join("lib/rustlib/src/rust/library/std").is_dir()
+        })
+}
+
+/// A command with the environment of a nested build: not a sub-make or
+/// sub-cargo of whatever runs the tests.
+pub fn clean_command(program: &str) -> Command {
+    let mut cmd = Command::new(program);
+    for var in [
+        "MAKEFLAGS",
+        "MFLAGS",
+        "MAKELEVEL",
+        "CARGO_TARGET_DIR",
+        "RUSTFLAGS",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+/// Cross-builds the library with the Makefile for the Rust target
+/// `rust_target` with Debian's cross toolchain `<gnu>-gcc` (nightly
+/// `-Zbuild-std=core` where rustup has no standard library for it), into
+/// `target/foreign/<name>/build/`; returns its `lib` directory. Cargo's
+/// files go to `target/foreign/cargo/`.
+pub fn cross_build(name: &str, rust_target: &str, gnu: &str, build_std: bool) -> PathBuf {
+    if !build_std {
+        ensure_rust_target(rust_target);
+    }
+    let base = root().join("target/foreign").join(name);
+    let mut make = clean_command("make");
+    make.arg("-C")
+        .arg(root())
+        .arg("-s")
+        .arg(format!("RUST_TARGET={rust_target}"))
+        .arg(format!("CC={gnu}-gcc"))
+        .arg(format!("LD={gnu}-ld"))
+        .arg(format!("OBJCOPY={gnu}-objcopy"))
+        .arg(format!("AR={gnu}-ar"))
+        .arg(format!("BUILD={}", base.join("build").display()))
+        .arg(format!(
+            "CARGO_TARGET_DIR={}",
+            root().join("target/foreign/cargo").display()
+        ));
+    if build_std {
+        make.arg("CARGO=cargo +nightly")
+            .arg("CARGO_FLAGS=-Zbuild-std=core");
+    }
+    run_ok(make.arg("lib"));
+    base.join("build/lib")
+}
+
 /// Debian's libaio.so.1.0.2 built from Debian's own source package
 /// (bookworm's 0.3.113-4, every Debian patch applied, among them its x32
 /// support) with the C compiler `cc`, by its own Makefile: the reference for
