@@ -2,9 +2,9 @@
 //! the Makefile, and its binary interface checked against the rules that
 //! define it (`src/symbols.txt`) and against Debian's own libaio of that
 //! architecture, fetched from Debian's archive (bookworm's libaio1 for
-//! `libaio.so.1`, trixie's libaio1t64 for `libaio.so.1t64`; loong64 and the
-//! ports architectures have none reachable here: x32, powerpc, ppc64,
-//! sparc64, m68k are checked against the rules alone).
+//! `libaio.so.1`, trixie's libaio1t64 for `libaio.so.1t64`, unstable's for
+//! loong64; the ports architectures have none reachable here: x32, powerpc,
+//! ppc64, sparc64, m68k are checked against the rules alone).
 //!
 //! For each library: the exported symbols with their versions and bindings,
 //! the version nodes and their parents, the SONAME, the ELF class, byte
@@ -20,7 +20,8 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::elf::{dynamic, expected_from_table, exported, imported, machine, version_tree};
-use common::{debian_archive_package, nightly_available};
+use common::{Apt, CrossTools, debian_archive_package, nightly_available, root, run_ok};
+use std::process::Command;
 
 /// One architecture.
 struct Arch {
@@ -92,7 +93,84 @@ const CROSS: &[Arch] = &[
     arch("ppc64", "powerpc64-unknown-linux-gnu", "powerpc64-linux-gnu", "powerpc64-linux-gnu", 64, false, false, None),
     arch("sparc64", "sparc64-unknown-linux-gnu", "sparc64-linux-gnu", "sparc64-linux-gnu", 64, true, false, None),
     arch("m68k", "m68k-unknown-linux-gnu", "m68k-linux-gnu", "m68k-linux-gnu", 32, true, false, None),
+    arch("loong64", "loongarch64-unknown-linux-gnu", LOONG64, "loongarch64-linux-gnu", 64, true, false, SID),
 ];
+
+/// loong64 has no cross compiler in Debian 12: clang 16 (with the linker of
+/// the Rust toolchain, LLVM's own of Debian 12 being too old) and a sysroot
+/// of Debian unstable's packages ([`loong64_tools`]).
+const LOONG64: &str = "";
+/// Debian unstable's libaio1t64, whatever its version: from the sysroot.
+const SID: Option<(&str, &str)> = Some(("sid", ""));
+
+/// clang for loong64, over a sysroot of Debian unstable's C library
+/// (fetched once into `target/foreign/loong64/sysroot/`, with Debian's
+/// libaio1t64 for loong64, the reference).
+fn loong64_tools() -> (CrossTools, PathBuf) {
+    let dir = root().join("target/foreign/loong64");
+    let sysroot = dir.join("sysroot");
+    if !dir.join("sysroot-done").exists() {
+        let _ = std::fs::remove_dir_all(&sysroot);
+        let apt = Apt::new(
+            &dir.join("apt"),
+            "loong64",
+            &["deb [arch=loong64] http://deb.debian.org/debian sid main".into()],
+        );
+        // libgcc-N-dev (crtbeginS.o, libgcc.a) of the default compiler.
+        let gcc = apt
+            .depends("gcc", "sid")
+            .into_iter()
+            .find(|d| d.starts_with("gcc-") && d[4..].chars().all(|c| c.is_ascii_digit()))
+            .expect("gcc depends on gcc-N");
+        let libgcc = format!("libgcc-{}-dev", &gcc[4..]);
+        let packages = [
+            "libc6",
+            "libc6-dev",
+            "linux-libc-dev",
+            "libgcc-s1",
+            &libgcc,
+            "libaio1t64",
+        ];
+        let debs = apt.download(&packages.map(str::to_owned));
+        for deb in &debs {
+            run_ok(Command::new("dpkg-deb").arg("-x").arg(deb).arg(&sysroot));
+            std::fs::remove_file(deb).unwrap();
+        }
+        drop(apt);
+        let _ = std::fs::remove_dir_all(dir.join("apt"));
+        // The merged /usr's links, which libc.so's linker script names.
+        for link in ["lib", "lib64"] {
+            let _ = std::os::unix::fs::symlink(format!("usr/{link}"), sysroot.join(link));
+        }
+        std::fs::write(dir.join("sysroot-done"), "").unwrap();
+    }
+    let multiarch = sysroot.join("usr/lib/loongarch64-linux-gnu");
+    let gcc_dir = std::fs::read_dir(sysroot.join("usr/lib/gcc/loongarch64-linux-gnu"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let rust_sysroot = run_ok(Command::new("rustc").args(["--print", "sysroot"]));
+    let lld = PathBuf::from(String::from_utf8_lossy(&rust_sysroot.stdout).trim())
+        .join("lib/rustlib/x86_64-unknown-linux-gnu/bin/gcc-ld/ld.lld");
+    let cc = format!(
+        "clang-16 --target=loongarch64-linux-gnu --sysroot={} -fuse-ld=lld --ld-path={} -B{} \
+         -L{} -L{} -Wno-unused-command-line-argument",
+        sysroot.display(),
+        lld.display(),
+        multiarch.display(),
+        multiarch.display(),
+        gcc_dir.display()
+    );
+    let tools = CrossTools {
+        cc,
+        ld: lld.display().to_string(),
+        objcopy: "llvm-objcopy-16".into(),
+        ar: "llvm-ar-16".into(),
+    };
+    (tools, multiarch.join("libaio.so.1t64.0.2"))
+}
 
 /// Debian's library `file` of `package`, for this architecture.
 fn debian(arch: &Arch, suite: &str, package: &str, version: &str, file: &str) -> PathBuf {
@@ -196,11 +274,17 @@ fn check(arch: &Arch, libdir: Option<&Path>) -> Vec<String> {
         return Vec::new();
     }
     let started = std::time::Instant::now();
+    let (tools, sid_t64) = if arch.gnu == LOONG64 {
+        let (tools, reference) = loong64_tools();
+        (tools, Some(reference))
+    } else {
+        (CrossTools::gnu(arch.gnu), None)
+    };
     let built;
     let dir = match libdir {
         Some(dir) => dir,
         None => {
-            built = common::cross_build(arch.name, arch.rust_target, arch.gnu, arch.build_std);
+            built = common::cross_build(arch.name, arch.rust_target, &tools, arch.build_std);
             &built
         }
     };
@@ -208,9 +292,11 @@ fn check(arch: &Arch, libdir: Option<&Path>) -> Vec<String> {
     let bookworm = arch
         .bookworm
         .then(|| debian(arch, "bookworm", "libaio1", "0.3.113-4", "libaio.so.1.0.2"));
-    let t64 = arch
-        .t64
-        .map(|(suite, version)| debian(arch, suite, "libaio1t64", version, "libaio.so.1t64.0.2"));
+    let t64 = sid_t64.or_else(|| {
+        arch.t64.map(|(suite, version)| {
+            debian(arch, suite, "libaio1t64", version, "libaio.so.1t64.0.2")
+        })
+    });
     let mut all = problems(
         arch,
         &dir.join("libaio.so.1.0.2"),

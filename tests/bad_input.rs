@@ -53,9 +53,26 @@ const WORKERS: usize = 8;
 const BUF_LEN: usize = 512;
 /// The checked-in rendering of the results (on x86_64; see [`doc`]).
 const DOC: &str = "docs/bad-input.md";
-/// This architecture's name in the file names of [`doc`].
-const ARCH: &str = if cfg!(all(target_arch = "x86_64", target_pointer_width = "32")) {
+/// This architecture's name in the file names of [`doc`]: Debian's, which
+/// is also the name of its test in `tests/foreign.rs`.
+const ARCH: &str = if cfg!(all(target_arch = "x86_64", target_pointer_width = "64")) {
+    "amd64"
+} else if cfg!(target_arch = "x86_64") {
     "x32"
+} else if cfg!(target_arch = "x86") {
+    "i386"
+} else if cfg!(target_arch = "aarch64") {
+    "arm64"
+} else if cfg!(all(target_arch = "arm", target_abi = "eabihf")) {
+    "armhf"
+} else if cfg!(target_arch = "arm") {
+    "armel"
+} else if cfg!(all(target_arch = "powerpc64", target_endian = "little")) {
+    "ppc64el"
+} else if cfg!(target_arch = "loongarch64") {
+    "loong64"
+} else if cfg!(target_arch = "mips64") {
+    "mips64el"
 } else {
     std::env::consts::ARCH
 };
@@ -69,7 +86,7 @@ const BLESS: &str = "LIBAIO_RS_BLESS";
 /// address space and the width of `long` change some of them, and so may the
 /// kernel (the other architectures' are made in `tests/foreign.rs`'s guests).
 fn doc() -> String {
-    if ARCH == "x86_64" {
+    if ARCH == "amd64" {
         DOC.into()
     } else {
         format!("docs/bad-input/{ARCH}.md")
@@ -2229,7 +2246,7 @@ fn render(rows: &[(&Case, Outcome, Outcome)]) -> String {
          \n\
          ```sh\n",
     );
-    if ARCH == "x86_64" {
+    if ARCH == "amd64" {
         md.push_str(
             "LIBAIO_RS_BLESS=1 LIBAIO_RS_LIBDIR=$PWD/build/lib cargo test --test bad_input\n",
         );

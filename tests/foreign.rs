@@ -496,15 +496,15 @@ fn install_tree(from: &Path, to: &Path) {
     }
 }
 
-/// Lays out the guest's file tree in `tree`; returns the reference
-/// library's path in it.
+/// Lays out the guest's file tree in `tree`; returns the labels of the
+/// programs `/init` runs.
 fn lay_out(
     arch: &Arch,
     tree: &Path,
     fetched: &Fetched,
     ours: &Path,
     programs: &BTreeMap<String, PathBuf>,
-) {
+) -> Vec<String> {
     let _ = fs::remove_dir_all(tree);
     let gnu = arch.gnu;
     // /init.
@@ -567,7 +567,12 @@ fn lay_out(
         let capture = if blessing() { " --nocapture" } else { "" };
         list += &format!("{name} {PROGRAM_LIMIT} /tests/bin/{name} --test-threads=2{capture}\n");
     }
-    fs::write(tree.join("tests/list"), list).unwrap();
+    list += &c_programs(arch, tree, ours);
+    fs::write(tree.join("tests/list"), &list).unwrap();
+    let labels = list
+        .lines()
+        .map(|line| line.split(' ').next().unwrap().to_owned())
+        .collect();
     let reference = reference_path(arch);
     assert!(
         tree.join(reference.strip_prefix("/").unwrap()).exists(),
@@ -594,6 +599,7 @@ fn lay_out(
         fs::create_dir_all(tree.join(dir)).unwrap();
     }
     fs::set_permissions(tree.join("tmp"), fs::Permissions::from_mode(0o1777)).unwrap();
+    labels
 }
 
 /// Whether the tests rewrite their checked-in results
@@ -628,6 +634,89 @@ fn keep_blessed(console: &str) {
         fs::write(&dest, text).unwrap();
         println!("blessed {path}");
     }
+}
+
+/// Where the guest finds the reference library as `libaio.so.1`, for C
+/// programs run against it (on riscv64 its file is Debian's libaio.so.1t64,
+/// whose interface on a 64-bit target is libaio.so.1's).
+const REFERENCE_DIR: &str = "/usr/lib/libaio-reference";
+
+/// Cross-builds the C programs of `c-tests/` into the guest's `/tests/c`:
+/// every plain one against our header and shared object (and also run
+/// against the reference library where it asks to be), and those that link
+/// our libaio.a as a dynamic and as a static executable. Returns their lines
+/// of `/tests/list`.
+fn c_programs(arch: &Arch, tree: &Path, ours: &Path) -> String {
+    use common::c_tests::{CFLAGS, Kind, build_plain, programs};
+    let dir = foreign_dir().join(arch.name).join("c");
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    let cc = format!("{}-gcc", arch.gnu);
+    let bin = tree.join("tests/c");
+    fs::create_dir_all(&bin).unwrap();
+    let reference = reference_path(arch);
+    let reference_dir = tree.join(REFERENCE_DIR.strip_prefix('/').unwrap());
+    fs::create_dir_all(&reference_dir).unwrap();
+    std::os::unix::fs::symlink(&reference, reference_dir.join("libaio.so.1")).unwrap();
+    let mut list = String::new();
+    let mut line = |label: &str, env: &str, exe: &Path| {
+        let name = exe.file_name().unwrap().to_string_lossy().into_owned();
+        install(exe, &bin.join(&name));
+        list += &format!("c-{label} {PROGRAM_LIMIT} {env}/tests/c/{name}\n");
+    };
+    for program in programs() {
+        let stem = program.stem().to_owned();
+        match program.kind {
+            Kind::Plain => {
+                let exe = build_plain(&program, &dir, &[], cc.as_ref(), ours)
+                    .unwrap_or_else(|e| panic!("{}: {e}", arch.name));
+                line(
+                    &stem,
+                    &format!("LIBAIO_RS_EXPECT_LIB={}/libaio.so.1 ", ours.display()),
+                    &exe,
+                );
+                if program.against_system {
+                    line(
+                        &format!("{stem}@reference"),
+                        &format!(
+                            "LD_LIBRARY_PATH={REFERENCE_DIR} \
+                             LIBAIO_RS_EXPECT_LIB={REFERENCE_DIR}/libaio.so.1 "
+                        ),
+                        &exe,
+                    );
+                }
+            }
+            Kind::StaticArchive => {
+                for (variant, extra) in [
+                    ("dynamic", &[][..]),
+                    ("static", &["-static", "-DLIBAIO_RS_FULLY_STATIC"][..]),
+                ] {
+                    let exe = dir.join(format!("{stem}-{variant}"));
+                    common::build(
+                        Command::new(&cc)
+                            .args(CFLAGS)
+                            .args(extra)
+                            .arg("-I")
+                            .arg(root().join("include"))
+                            .arg(&program.path)
+                            .arg(ours.join("libaio.a"))
+                            .arg("-o")
+                            .arg(&exe),
+                    )
+                    .unwrap_or_else(|e| panic!("{}: {e}", arch.name));
+                    line(
+                        &format!("{stem}-{variant}"),
+                        "LIBAIO_RS_EXPECT_LIB=none ",
+                        &exe,
+                    );
+                }
+            }
+            // Built against the system's libaio (not this architecture's),
+            // or part of another program.
+            Kind::OldBinary | Kind::Companion => {}
+        }
+    }
+    list
 }
 
 /// Where the reference library is in the guest.
@@ -808,12 +897,17 @@ fn run_architecture(arch: &Arch) {
     let work = foreign_dir().join(arch.name);
     fs::create_dir_all(&work).unwrap();
     let started = Instant::now();
-    let ours = common::cross_build(arch.name, arch.rust_target, arch.gnu, arch.build_std);
+    let ours = common::cross_build(
+        arch.name,
+        arch.rust_target,
+        &common::CrossTools::gnu(arch.gnu),
+        arch.build_std,
+    );
     let programs = build_tests(arch);
     let built = started.elapsed();
     let fetched = fetch(arch);
     let tree = work.join("tree");
-    lay_out(arch, &tree, &fetched, &ours, &programs);
+    let labels = lay_out(arch, &tree, &fetched, &ours, &programs);
     let prepared = started.elapsed();
     let console = boot(arch, &tree, fetched.kernel.as_deref(), &work);
     let _ = fs::remove_dir_all(&tree);
@@ -822,14 +916,23 @@ fn run_architecture(arch: &Arch) {
     if blessing() {
         keep_blessed(&console);
     }
-    let outcomes = parse(&console);
+    let mut outcomes = parse(&console);
     let mut problems = Vec::new();
     let (mut passed, mut failed) = (0, 0);
-    for name in programs.keys() {
-        let Some(outcome) = outcomes.get(name) else {
+    for name in &labels {
+        let Some(outcome) = outcomes.get_mut(name) else {
             problems.push(format!("{name}: did not run"));
             continue;
         };
+        if name.starts_with("c-") {
+            // A C program: one test, passed when it exits 0.
+            let ok = outcome
+                .end
+                .as_deref()
+                .is_some_and(|e| e.starts_with("exit 0 "));
+            outcome.passed = usize::from(ok);
+            outcome.failed = usize::from(!ok);
+        }
         passed += outcome.passed;
         failed += outcome.failed;
         let end = outcome.end.as_deref().unwrap_or("no end");

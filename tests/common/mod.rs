@@ -14,6 +14,7 @@
 
 #![allow(dead_code)]
 
+pub mod c_tests;
 pub mod elf;
 
 use std::ffi::{CStr, CString, c_int, c_long, c_void};
@@ -941,12 +942,32 @@ pub fn clean_command(program: &str) -> Command {
     cmd
 }
 
+/// The C toolchain the Makefile cross-builds with: its `CC`, `LD`,
+/// `OBJCOPY` and `AR`.
+pub struct CrossTools {
+    pub cc: String,
+    pub ld: String,
+    pub objcopy: String,
+    pub ar: String,
+}
+
+impl CrossTools {
+    /// Debian's cross toolchain `<gnu>-gcc`, `<gnu>-ld`, ...
+    pub fn gnu(gnu: &str) -> CrossTools {
+        CrossTools {
+            cc: format!("{gnu}-gcc"),
+            ld: format!("{gnu}-ld"),
+            objcopy: format!("{gnu}-objcopy"),
+            ar: format!("{gnu}-ar"),
+        }
+    }
+}
+
 /// Cross-builds the library with the Makefile for the Rust target
-/// `rust_target` with Debian's cross toolchain `<gnu>-gcc` (nightly
-/// `-Zbuild-std=core` where rustup has no standard library for it), into
-/// `target/foreign/<name>/build/`; returns its `lib` directory. Cargo's
-/// files go to `target/foreign/cargo/`.
-pub fn cross_build(name: &str, rust_target: &str, gnu: &str, build_std: bool) -> PathBuf {
+/// `rust_target` with `tools` (nightly `-Zbuild-std=core` where rustup has
+/// no standard library for the target), into `target/foreign/<name>/build/`;
+/// returns its `lib` directory. Cargo's files go to `target/foreign/cargo/`.
+pub fn cross_build(name: &str, rust_target: &str, tools: &CrossTools, build_std: bool) -> PathBuf {
     if !build_std {
         ensure_rust_target(rust_target);
     }
@@ -956,10 +977,10 @@ pub fn cross_build(name: &str, rust_target: &str, gnu: &str, build_std: bool) ->
         .arg(root())
         .arg("-s")
         .arg(format!("RUST_TARGET={rust_target}"))
-        .arg(format!("CC={gnu}-gcc"))
-        .arg(format!("LD={gnu}-ld"))
-        .arg(format!("OBJCOPY={gnu}-objcopy"))
-        .arg(format!("AR={gnu}-ar"))
+        .arg(format!("CC={}", tools.cc))
+        .arg(format!("LD={}", tools.ld))
+        .arg(format!("OBJCOPY={}", tools.objcopy))
+        .arg(format!("AR={}", tools.ar))
         .arg(format!("BUILD={}", base.join("build").display()))
         .arg(format!(
             "CARGO_TARGET_DIR={}",

@@ -6,7 +6,8 @@
  *
  * /tests/env holds NAME=VALUE lines put into the environment first.
  * /tests/list holds one command a line: a label, the time limit in
- * seconds, then the program and its arguments, separated by single spaces.
+ * seconds, NAME=VALUE settings of the command's environment if any, then the
+ * program and its arguments, separated by single spaces.
  *
  * Part of libaio-rs (MIT OR Apache-2.0). Built static by the host's cross
  * compiler; it needs nothing else in the guest. */
@@ -109,9 +110,14 @@ static void run(char *line)
 	say("@@@ BEGIN %s\n", label);
 	pid_t pid = fork();
 	if (pid == 0) {
+		int first = 2;
 		setpgid(0, 0);
-		execv(argv[2], argv + 2);
-		say("init: exec %s: %s\n", argv[2], strerror(errno));
+		while (argv[first] && argv[first][0] != '/' && strchr(argv[first], '='))
+			putenv(argv[first++]);
+		if (!argv[first])
+			_exit(127);
+		execv(argv[first], argv + first);
+		say("init: exec %s: %s\n", argv[first], strerror(errno));
 		_exit(127);
 	}
 	int status = 0, killed = 0;
