@@ -150,10 +150,19 @@ lint:
 # Every test: the Rust unit and integration tests drive the C tests, the
 # differential tests against the system libaio, the header layout checks,
 # libaio's own test harness and fio.
+#
+# tests/foreign.rs (the other architectures, in QEMU guests) runs beside the
+# rest, its output in $(BUILD)/foreign.log, printed at the end.
 check: all
 	scripts/test-deps
 	$(MAKE) lint
-	LIBAIO_RS_LIBDIR=$(CURDIR)/$(LIB) $(CARGO) test $(CARGO_FLAGS) -- --test-threads=2
+	LIBAIO_RS_LIBDIR=$(CURDIR)/$(LIB) $(CARGO) test $(CARGO_FLAGS) --no-run --tests --test foreign
+	@LIBAIO_RS_LIBDIR=$(CURDIR)/$(LIB) $(CARGO) test $(CARGO_FLAGS) --test foreign -- \
+		--test-threads=2 > $(BUILD)/foreign.log 2>&1 & foreign=$$!; \
+	LIBAIO_RS_LIBDIR=$(CURDIR)/$(LIB) $(CARGO) test $(CARGO_FLAGS) -- --test-threads=2; \
+	status=$$?; wait $$foreign; foreign_status=$$?; \
+	echo "--- tests/foreign.rs ($(BUILD)/foreign.log)"; cat $(BUILD)/foreign.log; \
+	[ $$status -eq 0 ] && [ $$foreign_status -eq 0 ]
 
 # The benchmark against the system libaio (bench/README.md); BENCH_ARGS are
 # passed on, e.g. BENCH_ARGS="--rounds 9". It needs what the tests need

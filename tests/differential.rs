@@ -24,6 +24,7 @@
 
 mod common;
 
+use common::c_tests;
 use common::*;
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -35,9 +36,6 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 /// The system calls traced.
 const TRACED: &str = "trace=io_setup,io_destroy,io_submit,io_cancel,io_getevents,io_pgetevents";
-
-/// The flags every program is built with.
-const CFLAGS: [&str; 5] = ["-O2", "-g", "-Wall", "-Wextra", "-Werror"];
 
 /// How a program meets a libaio.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -103,41 +101,43 @@ fn build(name: &str) -> Program {
         ours: dir.join(format!("{name}-ours")),
         dir,
     };
-    let mut system = Command::new("cc");
-    system
-        .args(CFLAGS)
-        .arg("-I")
-        .arg(&system_include)
-        .arg("-o")
-        .arg(&program.system)
-        .arg(&source)
-        .arg("-laio");
-    let mut ours = Command::new("cc");
-    ours.args(CFLAGS)
-        .arg("-I")
-        .arg(include_dir())
-        .arg("-o")
-        .arg(&program.ours)
-        .arg(&source)
-        .arg("-L")
-        .arg(libdir())
-        .arg(format!("-Wl,-rpath,{}", libdir().display()))
-        .arg("-laio");
-    let children = [&mut system, &mut ours].map(|cmd| {
-        let child = cmd
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run cc: {e}"));
-        (format!("{cmd:?}"), child)
-    });
-    for (cmd, child) in children {
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "{cmd} failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
+    // Where the tests run without a C compiler (the guests of
+    // tests/foreign.rs), the programs come built by the same commands
+    // with the architecture's cross compiler.
+    if let Some(prebuilt) = std::env::var_os("LIBAIO_RS_PREBUILT") {
+        let prebuilt = Path::new(&prebuilt).join("differential");
+        for (file, to) in [
+            (format!("{name}-system"), &program.system),
+            (format!("{name}-ours"), &program.ours),
+        ] {
+            std::fs::copy(prebuilt.join(&file), to)
+                .unwrap_or_else(|e| panic!("prebuilt {file}: {e}"));
+        }
+    } else {
+        let commands = c_tests::differential_commands(
+            "cc".as_ref(),
+            &source,
+            &system_include,
+            None,
+            libdir(),
+            [&program.system, &program.ours],
         );
+        let children = commands.map(|mut cmd| {
+            let child = cmd
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot run cc: {e}"));
+            (format!("{cmd:?}"), child)
+        });
+        for (cmd, child) in children {
+            let out = child.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "{cmd} failed:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
     }
     for variant in [Variant::System, Variant::Ours, Variant::DropIn] {
         check_loaded_library(&program, variant);

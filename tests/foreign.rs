@@ -46,13 +46,15 @@ use std::time::{Duration, Instant};
 use common::{Apt, clean_command, nightly_available, root, run, run_ok};
 
 /// The integration tests that run on every architecture: those that need
-/// only a kernel and the two libraries.
+/// only a kernel, the two libraries and strace (`differential` gets its C
+/// programs prebuilt here: `LIBAIO_RS_PREBUILT`).
 const TESTS: &[&str] = &[
     "api",
     "fast_path",
     "bad_input",
     "faults",
     "user_space_reaping",
+    "differential",
 ];
 
 /// The longest one test program may run in a guest (TCG is 5 to 20 times
@@ -209,8 +211,13 @@ const PPC64EL: Arch = Arch {
     reference: LIBAIO1,
 };
 
-/// riscv64 is not a Debian 12 architecture: Debian 13's kernel and its
-/// libaio1t64 (libaio.so.1t64), the only libaio Debian has built for it.
+/// riscv64 is not a Debian 12 architecture: Debian 13's kernel and tools.
+/// Debian never built libaio1 (0.3.113-4) for it, and its libaio1t64
+/// behaves otherwise where libaio 0.3.113 is the reference (it makes the
+/// io_pgetevents system call for io_getevents, and copies a timeout that
+/// libaio1 leaves to the kernel): the reference is libaio1's source built
+/// here for riscv64, as for x32 (tests/architectures.rs compares the ABI
+/// with Debian 13's libaio1t64).
 const RISCV64: Arch = Arch {
     name: "riscv64",
     rust_target: "riscv64gc-unknown-linux-gnu",
@@ -228,12 +235,15 @@ const RISCV64: Arch = Arch {
     }),
     suites: &["trixie"],
     tools_arch: TOOLS_SAME,
-    reference: Reference {
-        suite: "trixie",
-        package: "libaio1t64",
-        version: "0.3.113-8+b1",
-        file: "libaio.so.1t64.0.2",
-    },
+    reference: FROM_SOURCE,
+};
+
+/// Debian's libaio1 0.3.113-4, built here from its source package.
+const FROM_SOURCE: Reference = Reference {
+    suite: "source",
+    package: "libaio",
+    version: "0.3.113-4",
+    file: "libaio.so.1.0.2",
 };
 
 /// i386 runs on this kernel (a 64-bit kernel runs 32-bit x86 programs).
@@ -270,12 +280,7 @@ const X32: Arch = Arch {
     }),
     suites: BOOKWORM,
     tools_arch: "amd64",
-    reference: Reference {
-        suite: "source",
-        package: "libaio",
-        version: "0.3.113-4",
-        file: "libaio.so.1.0.2",
-    },
+    reference: FROM_SOURCE,
 };
 
 // ---------------------------------------------------------------------------
@@ -374,7 +379,7 @@ fn fetch(arch: &Arch) -> Fetched {
     let kernel = dir.join("kernel");
     let reference = &arch.reference;
     let wanted = format!(
-        "{} {} {} setpriv {:?}",
+        "{} {} {} setpriv strace busybox {:?}",
         reference.suite,
         reference.package,
         reference.version,
@@ -406,7 +411,10 @@ fn fetch(arch: &Arch) -> Fetched {
         tools_arch,
         &sources(tools_arch, arch.suites),
     );
+    // setpriv (util-linux needs more libraries, but setpriv only these),
+    // strace and a shell (busybox), with the C library they need.
     let mut wanted_debs = vec!["util-linux".to_owned(), "libcap-ng0".to_owned()];
+    wanted_debs.extend(apt.closure(&["strace", "busybox-static"]));
     if reference.suite != "source" {
         wanted_debs.push(format!("{}={}", reference.package, reference.version));
     }
@@ -420,19 +428,6 @@ fn fetch(arch: &Arch) -> Fetched {
         let dest = tree.join("usr/lib").join(arch.multiarch);
         fs::create_dir_all(&dest).unwrap();
         fs::copy(built.join(reference.file), dest.join(reference.file)).unwrap();
-    }
-    if tools_arch == "amd64" {
-        // This machine's C library, for the amd64 tools.
-        for lib in ["libc.so.6", "ld-linux-x86-64.so.2"] {
-            install(
-                &Path::new("/lib/x86_64-linux-gnu").join(lib),
-                &tree.join("lib/x86_64-linux-gnu").join(lib),
-            );
-        }
-        install(
-            Path::new("/lib64/ld-linux-x86-64.so.2"),
-            &tree.join("lib64/ld-linux-x86-64.so.2"),
-        );
     }
     if let Some(guest) = &arch.guest {
         let apt = Apt::new(
@@ -477,18 +472,26 @@ fn fetch(arch: &Arch) -> Fetched {
 // ---------------------------------------------------------------------------
 // The guest's file tree
 
-/// Copies `from` to `to` (following symbolic links), creating directories.
+/// Copies `from` to `to` (following symbolic links), creating directories
+/// and replacing what is there.
 fn install(from: &Path, to: &Path) {
     fs::create_dir_all(to.parent().unwrap()).unwrap();
+    let _ = fs::remove_file(to);
     fs::copy(from, to).unwrap_or_else(|e| panic!("{} -> {}: {e}", from.display(), to.display()));
 }
 
-/// Copies a directory tree (following symbolic links).
+/// Copies a directory tree; symbolic links stay links (to be resolved in
+/// the guest: an absolute one names a file of the guest's tree).
 fn install_tree(from: &Path, to: &Path) {
     for entry in fs::read_dir(from).unwrap() {
         let path = entry.unwrap().path();
         let dest = to.join(path.file_name().unwrap());
-        if path.is_dir() {
+        let meta = fs::symlink_metadata(&path).unwrap();
+        if meta.file_type().is_symlink() {
+            fs::create_dir_all(to).unwrap();
+            let _ = fs::remove_file(&dest);
+            std::os::unix::fs::symlink(fs::read_link(&path).unwrap(), &dest).unwrap();
+        } else if meta.is_dir() {
             install_tree(&path, &dest);
         } else {
             install(&path, &dest);
@@ -507,9 +510,13 @@ fn lay_out(
 ) -> Vec<String> {
     let _ = fs::remove_dir_all(tree);
     let gnu = arch.gnu;
-    // /init.
+    // /init, in a root with a merged /usr, as Debian 12's and 13's.
     let init = tree.join("init");
     fs::create_dir_all(tree).unwrap();
+    for dir in ["bin", "sbin", "lib", "lib64", "libx32", "lib32"] {
+        fs::create_dir_all(tree.join("usr").join(dir)).unwrap();
+        std::os::unix::fs::symlink(format!("usr/{dir}"), tree.join(dir)).unwrap();
+    }
     run_ok(
         Command::new(format!("{gnu}-gcc"))
             .args(["-static", "-O2", "-Wall", "-Wextra", "-Werror", "-o"])
@@ -539,13 +546,15 @@ fn lay_out(
             install(&path, &tree.join("lib").join(arch.multiarch).join(&name));
         }
         if loader {
-            for dir in ["lib64", "libx32", "lib32"] {
+            for dir in ["lib64", "libx32"] {
                 install(&path, &tree.join(dir).join(&name));
             }
         }
     }
-    // Debian's packages: the reference library and setpriv.
+    // Debian's packages: the reference library and the tools, over the
+    // cross toolchain's C library (the same, or on riscv64 a newer one).
     install_tree(&fetched.tree, tree);
+    std::os::unix::fs::symlink("busybox", tree.join("bin/sh")).unwrap();
     // Our library, where its build directory is on this machine.
     install_tree(ours, &tree.join(ours.strip_prefix("/").unwrap()));
     // What the tests read of the repository.
@@ -583,7 +592,8 @@ fn lay_out(
     fs::write(
         tree.join("tests/env"),
         format!(
-            "LIBAIO_RS_LIBDIR={}\nLIBAIO_RS_SYSTEM_LIB={}\nRUST_BACKTRACE=1\nLIBAIO_RS_SLOWDOWN={}\n{}",
+            "LIBAIO_RS_LIBDIR={}\nLIBAIO_RS_SYSTEM_LIB={}\nRUST_BACKTRACE=1\nLIBAIO_RS_SLOWDOWN={}\n\
+             LIBAIO_RS_PREBUILT=/tests/prebuilt\n{}",
             ours.display(),
             reference.display(),
             if arch.guest.is_some() { SLOWDOWN } else { 1 },
@@ -664,6 +674,38 @@ fn c_programs(arch: &Arch, tree: &Path, ours: &Path) -> String {
         install(exe, &bin.join(&name));
         list += &format!("c-{label} {PROGRAM_LIMIT} {env}/tests/c/{name}\n");
     };
+    // The programs of tests/differential.rs, prebuilt.
+    let prebuilt = tree.join("tests/prebuilt/differential");
+    fs::create_dir_all(&prebuilt).unwrap();
+    let system_include = common::c_tests::system_include(&dir);
+    let link_dir = dir.join("reference-link");
+    fs::create_dir_all(&link_dir).unwrap();
+    std::os::unix::fs::symlink(
+        tree.join(reference.strip_prefix("/").unwrap()),
+        link_dir.join("libaio.so"),
+    )
+    .unwrap();
+    for entry in fs::read_dir(root().join("c-tests/differential")).unwrap() {
+        let source = entry.unwrap().path();
+        if source.extension().is_none_or(|e| e != "c") {
+            continue;
+        }
+        let name = source.file_stem().unwrap().to_string_lossy().into_owned();
+        let out = [
+            prebuilt.join(format!("{name}-system")),
+            prebuilt.join(format!("{name}-ours")),
+        ];
+        for mut cmd in common::c_tests::differential_commands(
+            cc.as_ref(),
+            &source,
+            &system_include,
+            Some(&link_dir),
+            ours,
+            [&out[0], &out[1]],
+        ) {
+            common::build(&mut cmd).unwrap_or_else(|e| panic!("{}: {e}", arch.name));
+        }
+    }
     for program in programs() {
         let stem = program.stem().to_owned();
         match program.kind {
@@ -838,9 +880,13 @@ fn boot(arch: &Arch, tree: &Path, kernel: Option<&Path>, work: &Path) -> String 
     let finished = finished.unwrap_or_else(|e| panic!("{}: {e}", arch.name));
     let console = finished.stdout.replace('\r', "");
     fs::write(&log, &console).unwrap();
+    // In a process namespace, /init's power-off ends it with SIGINT.
+    let powered_off = arch.guest.is_none()
+        && std::os::unix::process::ExitStatusExt::signal(&finished.status) == Some(libc::SIGINT)
+        && console.contains("@@@ GUEST done");
     assert!(
-        finished.status.success(),
-        "{}: the guest failed ({}); console in {}:\n{}",
+        (finished.status.success() || powered_off) && console.contains("@@@ GUEST done"),
+        "{}: the guest failed ({}), or /init did not finish; console in {}:\n{}",
         arch.name,
         finished.status,
         log.display(),

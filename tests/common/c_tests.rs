@@ -178,3 +178,44 @@ pub fn build_plain(
     )?;
     Ok(exe)
 }
+
+/// The flags every program of `c-tests/differential/` is built with.
+pub const DIFFERENTIAL_CFLAGS: [&str; 5] = ["-O2", "-g", "-Wall", "-Wextra", "-Werror"];
+
+/// The two builds of a program of `c-tests/differential/` with the C
+/// compiler `cc`: against the system's header (a copy in `system_include`)
+/// and libaio (`-laio`, found in `system_libdir` if given), then against our
+/// header and our library in `lib` (also its RUNPATH); into `out`.
+pub fn differential_commands(
+    cc: &OsStr,
+    source: &Path,
+    system_include: &Path,
+    system_libdir: Option<&Path>,
+    lib: &Path,
+    out: [&Path; 2],
+) -> [Command; 2] {
+    let mut system = Command::new(cc);
+    system
+        .args(DIFFERENTIAL_CFLAGS)
+        .arg("-I")
+        .arg(system_include)
+        .arg("-o")
+        .arg(out[0])
+        .arg(source);
+    if let Some(dir) = system_libdir {
+        system.arg("-L").arg(dir);
+    }
+    system.arg("-laio");
+    let mut ours = Command::new(cc);
+    ours.args(DIFFERENTIAL_CFLAGS)
+        .arg("-I")
+        .arg(include_dir())
+        .arg("-o")
+        .arg(out[1])
+        .arg(source)
+        .arg("-L")
+        .arg(lib)
+        .arg(format!("-Wl,-rpath,{}", lib.display()))
+        .arg("-laio");
+    [system, ours]
+}

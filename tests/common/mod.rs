@@ -1088,6 +1088,24 @@ impl Apt {
         self.run("apt-get", &["source", package]);
     }
 
+    /// `packages` with everything they depend on, as apt would install them
+    /// on an empty system: the package names.
+    pub fn closure(&self, packages: &[&str]) -> Vec<String> {
+        self.run(
+            "apt-get",
+            &[
+                &["install", "--print-uris", "--no-install-recommends"],
+                packages,
+            ]
+            .concat(),
+        )
+        .lines()
+        .filter_map(|line| line.split_whitespace().nth(1))
+        .filter_map(|file| file.split('_').next())
+        .map(str::to_owned)
+        .collect()
+    }
+
     /// The packages `package` of `suite` depends on (first alternatives).
     pub fn depends(&self, package: &str, suite: &str) -> Vec<String> {
         self.run(
