@@ -86,15 +86,6 @@ fn program(name: &str) -> Arc<Program> {
 fn build(name: &str) -> Program {
     let dir = scratch_dir(&format!("differential-{name}"));
     let source = sources().join(format!("{name}.c"));
-    let header = Path::new("/usr/include/libaio.h");
-    assert!(
-        header.exists(),
-        "the system libaio.h is missing: install libaio-dev (scripts/test-deps)"
-    );
-    let system_include = dir.join("system-include");
-    std::fs::create_dir_all(&system_include).unwrap();
-    std::fs::copy(header, system_include.join("libaio.h")).unwrap();
-
     let program = Program {
         name: name.to_owned(),
         system: dir.join(format!("{name}-system")),
@@ -114,6 +105,7 @@ fn build(name: &str) -> Program {
                 .unwrap_or_else(|e| panic!("prebuilt {file}: {e}"));
         }
     } else {
+        let system_include = c_tests::system_include(&program.dir);
         let commands = c_tests::differential_commands(
             "cc".as_ref(),
             &source,
@@ -273,8 +265,21 @@ impl Tokens {
 /// (the program's small tags, 0x1000 as a bad context) and kernel addresses
 /// are constants the programs chose, and stay.
 fn is_user_address(value: u64) -> bool {
-    (0x10000..0x8000_0000_0000).contains(&value)
+    (0x10000..USER_END).contains(&value)
 }
+
+/// Where the user part of the address space ends (an upper bound), on this
+/// architecture: the kernel's addresses the programs use lie above it.
+const USER_END: u64 = if cfg!(target_pointer_width = "32") {
+    0xffff_f000
+} else if cfg!(target_arch = "x86_64") {
+    1 << 47
+} else if cfg!(target_arch = "s390x") {
+    1 << 53
+} else {
+    // arm64, ppc64el, riscv64 (48-bit user addresses).
+    1 << 48
+};
 
 /// Normalizes an strace output: process ids and user addresses become
 /// tokens; the time a child used (in SIGCHLD) is dropped; runs of blanks

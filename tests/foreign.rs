@@ -315,7 +315,12 @@ fn build_tests(arch: &Arch) -> BTreeMap<String, PathBuf> {
             "--message-format=json",
         ])
         .args(["--target", arch.rust_target])
-        .env("CARGO_TARGET_DIR", foreign_dir().join("cargo"))
+        // With -Zbuild-std, not where the library was built with its own
+        // `core` (two of them in one directory clash).
+        .env(
+            "CARGO_TARGET_DIR",
+            foreign_dir().join(if arch.build_std { "cargo-std" } else { "cargo" }),
+        )
         // Smaller programs: no debug information of their own.
         .env("CARGO_PROFILE_DEV_DEBUG", "0")
         .env(
@@ -326,7 +331,10 @@ fn build_tests(arch: &Arch) -> BTreeMap<String, PathBuf> {
             format!("{}-gcc", arch.gnu),
         );
     if arch.build_std {
-        cmd.arg("-Zbuild-std");
+        // One `core` for everything: the profile's panic=abort would have
+        // cargo build a second one for the library.
+        cmd.arg("-Zbuild-std")
+            .env("CARGO_PROFILE_DEV_PANIC", "unwind");
     }
     // The library's unit tests hold 64-bit addresses (src/registry.rs).
     if arch.rust_target.starts_with("aarch64")
