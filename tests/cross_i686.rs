@@ -61,10 +61,6 @@ const RUST_TARGET: &str = "i686-unknown-linux-gnu";
 const CROSS_LIBC_DIR: &str = "/usr/i686-linux-gnu/lib";
 const LOADER: &str = "/usr/i686-linux-gnu/lib/ld-linux.so.2";
 
-/// The system's libaio.h (libaio-dev); the header is the same for every
-/// architecture.
-const SYSTEM_HEADER: &str = "/usr/include/libaio.h";
-
 /// Warnings are errors in every C file.
 const CFLAGS: &[&str] = &["-Wall", "-Wextra", "-Werror", "-O2"];
 
@@ -221,18 +217,6 @@ fn link_options(cmd: &mut Command, link: Link, dirs: &[&Path]) {
         .arg(format!("-Wl,-rpath,{}", runpath.join(":")))
         .arg("-Wl,--enable-new-dtags")
         .arg("-pthread");
-}
-
-/// A copy of the system header in `dir/system-include`; returns that directory.
-fn system_include(dir: &Path) -> PathBuf {
-    assert!(
-        Path::new(SYSTEM_HEADER).exists(),
-        "{SYSTEM_HEADER} is missing: install libaio-dev (scripts/test-deps)"
-    );
-    let inc = dir.join("system-include");
-    fs::create_dir_all(&inc).unwrap();
-    fs::copy(SYSTEM_HEADER, inc.join("libaio.h")).unwrap();
-    inc
 }
 
 fn c_tests() -> PathBuf {
@@ -574,7 +558,7 @@ fn c_tests_pass_on_i686_with_both_libraries() {
 
     // helpers.c: our inline helpers against the system header's, byte for
     // byte, on the i386 layout.
-    let inc = system_include(&dir);
+    let inc = common::c_tests::system_include(&dir);
     let helpers_sys = dir.join("helpers_sys.o");
     build_ok(
         cc().arg("-I")
