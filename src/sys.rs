@@ -488,7 +488,7 @@ mod tests {
         assert!(!plausible_user_address(0));
         #[cfg(target_pointer_width = "64")]
         assert!(plausible_user_address(0x7ffd_0000_1000));
-        #[cfg(target_arch = "x86_64")]
+        #[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
         assert!(!plausible_user_address(0xffff_ffff_8100_0000));
         #[cfg(target_pointer_width = "32")]
         assert!(plausible_user_address(0xf7f0_0000));

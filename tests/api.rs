@@ -25,23 +25,27 @@ fn bad_ctx() -> io_context_t {
     without_provenance_mut(usize::MAX)
 }
 
-/// A page-sized anonymous mapping that has been unmapped again: an address
-/// that is certainly not mapped.
+/// An address no access can succeed at: a page reserved for the whole test
+/// process with no access rights (not unmapped: another test thread could
+/// map something there between a munmap and the call that uses it).
 fn unmapped_address() -> *mut c_void {
-    // SAFETY: plain anonymous mmap, then munmap of the same range.
-    unsafe {
-        let p = libc::mmap(
-            null_mut(),
-            4096,
-            libc::PROT_READ,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        );
+    static PAGE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let page = *PAGE.get_or_init(|| {
+        // SAFETY: a fresh anonymous mapping, never unmapped.
+        let p = unsafe {
+            libc::mmap(
+                null_mut(),
+                4096,
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
         assert_ne!(p, libc::MAP_FAILED);
-        libc::munmap(p, 4096);
-        p
-    }
+        p as usize
+    });
+    without_provenance_mut(page)
 }
 
 fn zero_timeout() -> libc::timespec {

@@ -340,6 +340,9 @@ fn normalize_line(line: &str, pids: &mut Tokens, addrs: &mut Tokens, out: &mut S
                 _ => out.push_str(text),
             }
             i = end;
+        } else if let Some(len) = cpu_time_comment(rest) {
+            // strace's note of the time a child used (` /* 0.01 s */`).
+            i += len;
         } else if bytes[i].is_ascii_whitespace() {
             out.push(' ');
             while i < bytes.len() && bytes[i].is_ascii_whitespace() {
@@ -351,6 +354,16 @@ fn normalize_line(line: &str, pids: &mut Tokens, addrs: &mut Tokens, out: &mut S
             i += c.len_utf8();
         }
     }
+}
+
+/// The length of a ` /* <seconds> s */` comment at the start of `text`.
+fn cpu_time_comment(text: &str) -> Option<usize> {
+    let body = text.strip_prefix(" /* ")?;
+    let end = body.find(" s */")?;
+    body[..end]
+        .bytes()
+        .all(|b| b.is_ascii_digit() || b == b'.')
+        .then_some(4 + end + 5)
 }
 
 /// How `other` differs from `reference`: exit status, stdout, normalized
@@ -989,6 +1002,9 @@ fn normalization_tokens_addresses_and_pids_and_keeps_numbers() {
         .replace("123", "9999")
         .replace("124", "10000");
     assert_eq!(normalize(&b), normalized);
+    // Some strace versions add the CPU time a child used: not compared.
+    let c = a.replace("si_stime=1}", "si_stime=1 /* 0.04 s */}");
+    assert_eq!(normalize(&c), normalized);
     // Whatever else changes shows.
     for (from, to) in [
         ("io_setup(8,", "io_setup(9,"),

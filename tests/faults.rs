@@ -127,7 +127,7 @@ fn res(event: &io_event) -> i64 {
 fn timespec(d: Duration) -> libc::timespec {
     libc::timespec {
         tv_sec: d.as_secs() as libc::time_t,
-        tv_nsec: d.subsec_nanos() as libc::c_long,
+        tv_nsec: d.subsec_nanos() as _,
     }
 }
 
