@@ -967,13 +967,19 @@ impl CrossTools {
 /// `rust_target` with `tools` (nightly `-Zbuild-std=core` where rustup has
 /// no standard library for the target), into `target/foreign/<name>/build/`;
 /// returns its `lib` directory. Cargo's files go to `target/foreign/cargo/`.
+/// (Cargo serialises its own builds; `flock` serialises the Makefile's.)
 pub fn cross_build(name: &str, rust_target: &str, tools: &CrossTools, build_std: bool) -> PathBuf {
     if !build_std {
         ensure_rust_target(rust_target);
     }
     let base = root().join("target/foreign").join(name);
-    let mut make = clean_command("make");
-    make.arg("-C")
+    std::fs::create_dir_all(&base).unwrap();
+    // tests/architectures.rs and tests/foreign.rs build the same libraries,
+    // maybe at once: one make at a time for each (the second finds it built).
+    let mut make = clean_command("flock");
+    make.arg(base.join("build.lock"))
+        .arg("make")
+        .arg("-C")
         .arg(root())
         .arg("-s")
         .arg(format!("RUST_TARGET={rust_target}"))
