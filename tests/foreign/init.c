@@ -148,6 +148,8 @@ int main(void)
 	char line[4096];
 	FILE *list;
 
+	/* One stream for the host to read (in a chroot they are two). */
+	dup2(STDOUT_FILENO, STDERR_FILENO);
 	mount_fs("proc", "/proc", "proc", NULL);
 	mount_fs("sysfs", "/sys", "sysfs", NULL);
 	mount_fs("devtmpfs", "/dev", "devtmpfs", NULL);
