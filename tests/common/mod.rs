@@ -180,6 +180,12 @@ pub const KERNEL_ADDRESS: usize = if cfg!(target_pointer_width = "64") {
     0xffff_f000
 };
 
+/// x32, where the reference is Debian's libaio source built for x32
+/// (`tests/foreign.rs`), which passes negative counts to the kernel
+/// zero-extended and io_pgetevents' signal-set pair with 32-bit words (README:
+/// Architectures): where that shows, the tests expect it.
+pub const X32: bool = cfg!(all(target_arch = "x86_64", target_pointer_width = "32"));
+
 /// Whether our library reads through [`KERNEL_ADDRESS`], as libaio does,
 /// rather than leaving it to the kernel.
 pub fn library_reads_kernel_address() -> bool {
