@@ -818,7 +818,14 @@ fn io_pgetevents_unblocks_signals_while_waiting() {
                 )
             })
         });
-        assert_eq!(ret, EINTR, "{:?}", lib.which);
+        // The x32 reference's signal-set pair is refused (README:
+        // Architectures); ours works there as everywhere.
+        let expected = if X32 && lib.which == Which::System {
+            EINVAL
+        } else {
+            EINTR
+        };
+        assert_eq!(ret, expected, "{:?}", lib.which);
     }
 }
 

@@ -387,7 +387,7 @@ fn fetch(arch: &Arch) -> Fetched {
     let kernel = dir.join("kernel");
     let reference = &arch.reference;
     let wanted = format!(
-        "{} {} {} setpriv strace busybox {:?}",
+        "{} {} {} (with libaio.so.1) setpriv strace busybox {:?}",
         reference.suite,
         reference.package,
         reference.version,
