@@ -159,7 +159,7 @@ check: all
 	LIBAIO_RS_LIBDIR=$(CURDIR)/$(LIB) $(CARGO) test $(CARGO_FLAGS) --no-run --tests --test foreign
 	@LIBAIO_RS_LIBDIR=$(CURDIR)/$(LIB) $(CARGO) test $(CARGO_FLAGS) --test foreign -- \
 		--test-threads=2 > $(BUILD)/foreign.log 2>&1 & foreign=$$!; \
-	LIBAIO_RS_LIBDIR=$(CURDIR)/$(LIB) $(CARGO) test $(CARGO_FLAGS) -- --test-threads=2; \
+	LIBAIO_RS_LIBDIR=$(CURDIR)/$(LIB) $(CARGO) test $(CARGO_FLAGS) --no-fail-fast -- --test-threads=2; \
 	status=$$?; wait $$foreign; foreign_status=$$?; \
 	echo "--- tests/foreign.rs ($(BUILD)/foreign.log)"; cat $(BUILD)/foreign.log; \
 	[ $$status -eq 0 ] && [ $$foreign_status -eq 0 ]
