@@ -367,10 +367,9 @@ pub unsafe fn io_getevents(
 /// `io_sigset_compat`).
 ///
 /// On x32 the call is the 64-bit system call, which reads the pair as two
-/// 64-bit words: the pair is read here as an `io_sigset` and passed on
-/// widened. (An `io_sigset_compat` is then read as the address and its pad
-/// word, a length of 0, which the kernel refuses with `EINVAL` when the
-/// address is not NULL: the answer the first, correctly widened, call gave.)
+/// 64-bit words: the pair is read here and passed on widened. (Its length is
+/// never 0 in an `io_sigset` of this library, so a 0 in the second word is
+/// the pad of an `io_sigset_compat`, whose length is the third.)
 ///
 /// # Safety
 ///
@@ -394,10 +393,18 @@ pub unsafe fn io_pgetevents(
     let sigmask = if sigmask.is_null() {
         sigmask
     } else {
-        // SAFETY: the caller's contract: an io_sigset (or the longer
-        // io_sigset_compat, whose first 8 bytes are read) is readable there.
-        let pair = unsafe { sigmask.cast::<crate::abi::io_sigset>().read() };
-        wide = [pair.ss.into(), pair.ss_len.into()];
+        let words = sigmask.cast::<u32>();
+        // SAFETY: the caller's contract: an io_sigset (two words) or an
+        // io_sigset_compat (three: address, pad, length) is readable there.
+        let (ss, mut len) = unsafe { (words.read(), words.add(1).read()) };
+        if len == 0 {
+            // The library's io_sigset always holds the signal set's size:
+            // a 0 there is the pad of an io_sigset_compat, whose length
+            // follows.
+            // SAFETY: as above, an io_sigset_compat.
+            len = unsafe { words.add(2).read() };
+        }
+        wide = [ss.into(), len.into()];
         wide.as_ptr().cast::<c_void>()
     };
     // SAFETY: the caller's contract; `wide`, where used, outlives the call.
