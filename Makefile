@@ -186,20 +186,32 @@ lint:
 # differential tests against the system libaio, the header layout checks,
 # libaio's own test harness, fio and the Debian packages. Stable Rust is
 # enough; every test binary runs even when one fails (--no-fail-fast).
+#
+# tests/foreign.rs (the other architectures, in QEMU guests) runs beside the
+# rest, its output in $(BUILD)/foreign.log, printed at the end; its i386 test
+# runs on this kernel, so after the rest, alone (aio-max-nr is the machine's).
 # The bad-input matrix and the unaligned pointers run a second time against
 # a library built with Rust's debug assertions (which abort on a misaligned
 # access, an overflow...), in $(DEBUG_BUILD).
 DEBUG_BUILD := $(CARGO_TARGET_DIR)/debug-build
+TEST_ENV = LIBAIO_RS_LIBDIR=$(CURDIR)/$(LIB)
 
 check: all
 	scripts/test-deps
 	$(MAKE) lint
 	$(MAKE) BUILD=$(DEBUG_BUILD) RUST_PROFILE=dev lib
+	$(TEST_ENV) $(CARGO) test $(CARGO_FLAGS) --no-run --tests --test foreign
+	@$(TEST_ENV) $(CARGO) test $(CARGO_FLAGS) --test foreign -- --nocapture \
+		--test-threads=2 --skip i386 > $(BUILD)/foreign.log 2>&1 & foreign=$$!; \
 	status=0; \
-	LIBAIO_RS_LIBDIR=$(CURDIR)/$(LIB) $(CARGO) test $(CARGO_FLAGS) --no-fail-fast -- --test-threads=2 || status=1; \
+	$(TEST_ENV) $(CARGO) test $(CARGO_FLAGS) --no-fail-fast -- --test-threads=2 || status=1; \
 	echo "== the bad inputs and unaligned pointers against the debug build ($(DEBUG_BUILD))"; \
 	LIBAIO_RS_LIBDIR=$(DEBUG_BUILD)/lib $(CARGO) test $(CARGO_FLAGS) --no-fail-fast \
 		--test bad_input --test unaligned -- --test-threads=2 || status=1; \
+	wait $$foreign || status=1; \
+	$(TEST_ENV) $(CARGO) test $(CARGO_FLAGS) --test foreign -- --nocapture \
+		i386 >> $(BUILD)/foreign.log 2>&1 || status=1; \
+	echo "--- tests/foreign.rs ($(BUILD)/foreign.log)"; cat $(BUILD)/foreign.log; \
 	exit $$status
 
 # The library built, and its unit tests run, with the oldest Rust the crate

@@ -80,7 +80,11 @@ impl Call {
                 (&raw const set).cast::<c_void>(),
             )
         };
-        #[cfg(target_pointer_width = "32")]
+        // (Not on x32, whose system call reads 64-bit words already: `sys`.)
+        #[cfg(all(
+            target_pointer_width = "32",
+            not(all(target_arch = "x86_64", target_pointer_width = "32"))
+        ))]
         if ret == Err(sys::Errno::EINVAL) {
             // Some 64-bit kernels read a 32-bit caller's pair with 64-bit
             // words: ask again with the pointer widened, as Debian's libaio

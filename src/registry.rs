@@ -35,11 +35,20 @@
 //!   consistent operations.
 //!
 //! `io_destroy` always waits for both kinds of readers. A thread's slot keeps
-//! a small stack of published addresses (a signal handler that reads a ring
-//! while the code it interrupted is reading one pushes its own above it), and
-//! its own slot is the one `io_destroy` does not wait for: that would be a
-//! signal handler destroying the context the code it interrupted is reading,
-//! which then reads an unmapped ring when it resumes, as it does with libaio.
+//! a first published address and a small stack above it (a signal handler
+//! that reads a ring while the code it interrupted is reading one publishes
+//! its own in the next free word), and its own slot is the one `io_destroy`
+//! does not wait for: that would be a signal handler destroying the context
+//! the code it interrupted is reading, which then reads an unmapped ring
+//! when it resumes, as it does with libaio.
+//!
+//! While the process has a single thread (glibc's `__libc_single_threaded`,
+//! which glibc clears before it creates a second thread and never sets
+//! again in that process), no other thread can destroy a context between a
+//! reader's check and its read: readers skip the hazard, and `io_destroy`
+//! skips the barrier and the wait. Threads made with a raw clone(2) sharing
+//! the address space, which glibc does not know about, are outside what the
+//! library supports (as they are for glibc itself).
 //!
 //! (Restartable sequences, which the library uses for user-space reaping,
 //! cannot serve here: on Linux 6.18 a membarrier(2) asking to restart other
@@ -65,7 +74,7 @@
 //!
 //! A fixed array of [`ENTRIES`] entries indexed by a hash of the address,
 //! one context per entry; a context whose window of [`PROBES`] entries is
-//! full stays unknown (its calls go to the kernel). In rseq mode the entry
+//! full stays unknown (its calls go to the kernel). In hazards mode the entry
 //! of the most recently created context is also kept in [`RECENT`], so that
 //! the x86_64 entry points in `fast` answer the zero-timeout poll with one
 //! compare.
@@ -811,6 +820,13 @@ impl Drop for KernelReaper {
 mod tests {
     use super::*;
 
+    /// A user-space address high in the address space, on 64-bit and 32-bit
+    /// targets alike: `top` (16 bits) in the upper half of the word
+    /// (`high(0x7f00)` is 0x7f00_0000_0000 on 64-bit targets).
+    const fn high(top: usize) -> usize {
+        top << (usize::BITS / 2)
+    }
+
     /// The tests below change the process-wide table.
     static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
@@ -821,7 +837,7 @@ mod tests {
     #[test]
     fn neighbouring_rings_get_distinct_entries() {
         for page in [4096usize, 16384, 65536] {
-            let base = 0x7f00_0000_0000usize & !(page - 1);
+            let base = high(0x7f00) & !(page - 1);
             let entries: std::collections::HashSet<_> =
                 (0..64).map(|i| first_entry(base - i * 2 * page)).collect();
             assert!(
@@ -835,7 +851,7 @@ mod tests {
     #[test]
     fn colliding_contexts_are_all_found() {
         let _serial = SERIAL.lock().unwrap();
-        let first = 0x7ff0_0000_0000usize;
+        let first = high(0x7ff0);
         let colliding: Vec<usize> = (1..)
             .map(|i| first + i * 4096)
             .filter(|&c| first_entry(c) == first_entry(first))
@@ -867,7 +883,7 @@ mod tests {
     #[test]
     fn a_full_window_leaves_the_context_unknown() {
         let _serial = SERIAL.lock().unwrap();
-        let first = 0x7fe0_0000_0000usize;
+        let first = high(0x7fe0);
         let colliding: Vec<usize> = (0..)
             .map(|i| first + i * 4096)
             .filter(|&c| first_entry(c) == first_entry(first))
@@ -886,7 +902,7 @@ mod tests {
     #[test]
     fn an_entry_being_filled_is_not_claimed() {
         let _serial = SERIAL.lock().unwrap();
-        let ctx = 0x7fd0_0000_0000usize;
+        let ctx = high(0x7fd0);
         let entry = window(ctx).next().unwrap();
         let filling = entry.stash().start_filling().unwrap();
         insert(ctx);
@@ -899,7 +915,7 @@ mod tests {
     #[test]
     fn kernel_reapers_register_and_take_over_their_own_threads_lease() {
         let _serial = SERIAL.lock().unwrap();
-        let ctx = 0x7fc0_0000_0000usize;
+        let ctx = high(0x7fc0);
         let word = lease(ctx);
         let kernel = kernel_reaper(ctx);
         assert_eq!(word.load(Ordering::Relaxed), 2);
@@ -916,7 +932,7 @@ mod tests {
     #[test]
     fn a_kernel_reaper_waits_for_another_threads_lease() {
         let _serial = SERIAL.lock().unwrap();
-        let ctx = 0x7fb0_0000_0000usize;
+        let ctx = high(0x7fb0);
         let word = lease(ctx);
         word.store(0x1001, Ordering::Relaxed);
         std::thread::scope(|s| {

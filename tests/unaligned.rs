@@ -69,7 +69,8 @@ fn main() {
             if let Some(mode) = mode {
                 child.env(VAR, mode);
             }
-            let out = run_with_time_limit(&mut child, std::time::Duration::from_secs(60));
+            let out =
+                run_with_time_limit(&mut child, hang_limit(std::time::Duration::from_secs(60)));
             let stdout = String::from_utf8_lossy(&out.stdout).trim().to_owned();
             if out.status.success() {
                 Ok(stdout)
