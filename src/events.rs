@@ -80,15 +80,13 @@ impl Call {
                 (&raw const set).cast::<c_void>(),
             )
         };
-        // (Not on x32, whose system call reads 64-bit words already: `sys`.)
-        #[cfg(all(
-            target_pointer_width = "32",
-            not(all(target_arch = "x86_64", target_pointer_width = "32"))
-        ))]
+        #[cfg(target_pointer_width = "32")]
         if ret == Err(sys::Errno::EINVAL) {
             // Some 64-bit kernels read a 32-bit caller's pair with 64-bit
             // words: ask again with the pointer widened, as Debian's libaio
-            // does.
+            // does (on x32 too, where `sys` passes either layout as the
+            // kernel reads it: the repeated call keeps the system calls
+            // those of Debian's x32 build).
             let wide = crate::abi::io_sigset_compat {
                 __ss_pad: 0,
                 ss: set.ss,

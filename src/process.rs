@@ -42,6 +42,8 @@ extern "C" fn at_load() {
         let value = secure_getenv(c"LIBAIO_USERSPACE_REAP".as_ptr());
         !value.is_null() && core::ffi::CStr::from_ptr(value).to_bytes() == b"1"
     };
+    // Relaxed here and below: the constructor runs before the program's own
+    // code and any thread it starts (which thread creation orders after).
     USER_SPACE_REAP.store(on, Ordering::Relaxed);
     #[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
     if let Some(single) = crate::rseq::glibc_single_threaded() {

@@ -381,6 +381,8 @@ fn my_slot() -> Option<ThreadSlot> {
 fn claim_slot(token: usize, first: usize) -> Option<ThreadSlot> {
     let owners = &WIPED.threads.owners;
     let window = (first..first + THREAD_PROBES).map(|i| i & (THREADS - 1));
+    // Relaxed: an owner word only names its slot's thread; what the slot
+    // holds is ordered by the hazard protocol, not by the claim.
     if let Some(i) = window
         .clone()
         .find(|&i| owners[i].load(Ordering::Relaxed) == token)
@@ -488,6 +490,7 @@ pub fn insert(ctx: usize) {
         return;
     }
     for entry in window(ctx) {
+        // Relaxed: a hint; the compare-and-swap below decides.
         if entry.ctx.load(Ordering::Relaxed) != 0 || entry.stash().being_filled() {
             continue;
         }
@@ -506,6 +509,8 @@ pub fn insert(ctx: usize) {
             continue;
         }
         if entry.stash().being_filled() {
+            // SeqCst: withdraws the claim in the same total order it was
+            // made in (see above).
             entry.ctx.store(0, Ordering::SeqCst);
             continue;
         }

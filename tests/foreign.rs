@@ -793,6 +793,9 @@ fn c_programs(arch: &Arch, tree: &Path, ours: &Path) -> String {
                     .arg(format!("-L{}", ours.display()))
                     .arg(format!("-Wl,-rpath,{}", ours.display()))
                     .arg("-laio")
+                    // Byte-sized atomics are libatomic calls on some targets
+                    // (riscv64), whose library the guests do not have.
+                    .arg("-Wl,--push-state,--as-needed,-Bstatic,-latomic,--pop-state")
                     .arg("-o")
                     .arg(&exe),
             )
