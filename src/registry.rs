@@ -162,6 +162,9 @@ const HAZARDS: u8 = 3;
 #[repr(C, align(65536))]
 pub(crate) struct Wiped {
     mode: AtomicU8,
+    /// The context a single-threaded process may poll without the Rust
+    /// path (`fast`), or 0; see [`Live::arm_fast`].
+    fast: AtomicUsize,
     table: [Entry; ENTRIES],
     /// The readers' hazards, a slot per thread (see [`Threads`]).
     threads: Threads,
@@ -178,6 +181,7 @@ pub(crate) struct Wiped {
 #[unsafe(link_section = ".bss.libaio_rs_registry")]
 pub(crate) static WIPED: Wiped = Wiped {
     mode: AtomicU8::new(UNDECIDED),
+    fast: AtomicUsize::new(0),
     table: [const { Entry::new() }; ENTRIES],
     threads: Threads::new(),
     leases: [const { AtomicUsize::new(0) }; ENTRIES],
@@ -238,6 +242,8 @@ impl Threads {
 }
 
 /// Offsets and sizes the assembly in `fast` uses.
+#[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
+pub(crate) const FAST_OFFSET: usize = core::mem::offset_of!(Wiped, fast);
 #[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
 pub(crate) const OWNERS_OFFSET: usize =
     core::mem::offset_of!(Wiped, threads) + core::mem::offset_of!(Threads, owners);
@@ -531,9 +537,11 @@ const CLAIMING: usize = 1;
 /// Forgets `ctx`, about to be destroyed, and returns once no thread can be
 /// reading its ring any more (see the module documentation).
 pub fn remove(ctx: usize) {
-    let Some(Live { entry, .. }) = find(ctx) else {
+    let Some(live) = find(ctx) else {
         return;
     };
+    live.disarm_fast();
+    let entry = live.entry;
     // SeqCst: against the counted readers' increment-then-check. If another
     // thread's io_destroy of the same context clears it first, this one
     // still waits for the readers below before its own system call.
@@ -675,6 +683,40 @@ impl Live {
     #[inline(always)]
     pub fn stash(&self) -> Stash<'static> {
         self.entry.stash()
+    }
+    /// Lets the x86_64 entry points answer a zero-timeout poll of this
+    /// context on their own, while the process has a single thread: the
+    /// registry's fast word names it from now until its stash is filled
+    /// ([`Live::disarm_fast`], before the completions go in) or it is
+    /// destroyed (`remove`, before the kernel unmaps the ring). Armed only
+    /// with nothing reaped ahead; a signal handler that fills the stash
+    /// between this look and the store below is seen by the second look.
+    /// With several threads the word is not used (the entry points check
+    /// that first), so it need not be kept exact then.
+    #[inline]
+    pub fn arm_fast(&self) {
+        #[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
+        if single_threaded() && self.stash().is_empty() {
+            // Relaxed: read only by this thread (and its signal handlers,
+            // which the compiler fences order).
+            WIPED.fast.store(self.ctx, Ordering::Relaxed);
+            compiler_fence(Ordering::SeqCst);
+            if !self.stash().is_empty() {
+                self.disarm_fast();
+            }
+        }
+    }
+
+    /// Stops the entry points answering for this context on their own (see
+    /// [`Live::arm_fast`]): before its stash is filled.
+    #[inline]
+    pub fn disarm_fast(&self) {
+        // Relaxed: as in arm_fast; a failure means another context (or none)
+        // is armed.
+        let _ = WIPED
+            .fast
+            .compare_exchange(self.ctx, 0, Ordering::Relaxed, Ordering::Relaxed);
+        compiler_fence(Ordering::SeqCst);
     }
 
     /// Whether the table still holds this context.
