@@ -693,7 +693,8 @@ impl Live {
     /// between this look and the store below is seen by the second look.
     /// With several threads the word is not used (the entry points check
     /// that first), so it need not be kept exact then.
-    #[inline]
+    #[cold]
+    #[inline(never)]
     pub fn arm_fast(&self) {
         #[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
         if single_threaded() && self.stash().is_empty() {
