@@ -59,6 +59,12 @@ RUST_TARGET ?=
 # and tests one.
 RUST_PROFILE ?= release
 RUST_PROFILE_DIR := $(if $(filter dev,$(RUST_PROFILE)),debug,$(RUST_PROFILE))
+# m68k: LLVM's default (small) code model reaches the library's own data
+# with 16-bit PC-relative offsets, which the registry's table (over a
+# megabyte of .bss) puts out of reach; the large model uses 32-bit GOT
+# offsets, as GCC's -fPIC does there.
+M68K := $(shell printf '__m68k__\n' | $(CC) -E -P -x c - | tail -n 1 | grep -qx 1 && echo yes)
+RUST_CODEGEN := $(if $(M68K),RUSTFLAGS="$(strip $(RUSTFLAGS) -C code-model=large)")
 RUST_LIB := $(CARGO_TARGET_DIR)/$(if $(RUST_TARGET),$(RUST_TARGET)/)$(RUST_PROFILE_DIR)/libaio_rs.a
 GEN := $(BUILD)/gen
 OBJ := $(BUILD)/obj
@@ -106,7 +112,7 @@ lib: $(LIB)/$(LIBFILE) $(LIB)/$(SONAME) $(LIB)/libaio.so $(LIB)/libaio.a \
 # leaves the archive untouched when nothing did, so the steps below run only
 # when needed.
 $(RUST_LIB): FORCE
-	$(CARGO) build --profile $(RUST_PROFILE) --lib $(if $(RUST_TARGET),--target $(RUST_TARGET)) $(CARGO_FLAGS)
+	$(RUST_CODEGEN) $(CARGO) build --profile $(RUST_PROFILE) --lib $(if $(RUST_TARGET),--target $(RUST_TARGET)) $(CARGO_FLAGS)
 
 # Version scripts and symbol lists, per library: classic (libaio.so.1) and
 # t64 (libaio.so.1t64), which also has the LIBAIO_0.6 node.
