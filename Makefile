@@ -6,6 +6,7 @@
 #                     (installs the Debian packages the tests need)
 #   make msrv         the library and its unit tests with the oldest Rust supported
 #   make fuzz         a bounded fuzzing run (installs nightly Rust and cargo-fuzz)
+#   make tsan         ThreadSanitizer over the Rust code (installs nightly Rust)
 #   make install      DESTDIR, prefix, libdir, includedir, mandir are honoured
 #   make bench        the benchmark against the system libaio
 #   make header       regenerate include/libaio.h from the Rust sources
@@ -54,7 +55,18 @@ VERSION := 0.3.113
 # to the matching toolchain), e.g. RUST_TARGET=i686-unknown-linux-gnu
 # CC=i686-linux-gnu-gcc ...; empty for the host.
 RUST_TARGET ?=
-RUST_LIB := $(CARGO_TARGET_DIR)/$(if $(RUST_TARGET),$(RUST_TARGET)/)release/libaio_rs.a
+# The cargo profile of the Rust code: release, or dev for a library with
+# Rust's debug assertions (alignment, overflow), as `make check` also builds
+# and tests one.
+RUST_PROFILE ?= release
+RUST_PROFILE_DIR := $(if $(filter dev,$(RUST_PROFILE)),debug,$(RUST_PROFILE))
+# m68k: LLVM's default (small) code model reaches the library's own data
+# with 16-bit PC-relative offsets, which the registry's table (over a
+# megabyte of .bss) puts out of reach; the large model uses 32-bit GOT
+# offsets, as GCC's -fPIC does there.
+M68K := $(shell printf '__m68k__\n' | $(CC) -E -P -x c - | tail -n 1 | grep -qx 1 && echo yes)
+RUST_CODEGEN := $(if $(M68K),RUSTFLAGS="$(strip $(RUSTFLAGS) -C code-model=large)")
+RUST_LIB := $(CARGO_TARGET_DIR)/$(if $(RUST_TARGET),$(RUST_TARGET)/)$(RUST_PROFILE_DIR)/libaio_rs.a
 GEN := $(BUILD)/gen
 OBJ := $(BUILD)/obj
 LIB := $(BUILD)/lib
@@ -90,7 +102,7 @@ LINT_CARGO := $(CARGO)$(shell rustup toolchain list 2>/dev/null | grep -q '^$(LI
 MSRV := $(shell sed -n 's/^rust-version *= *"\(.*\)"/\1/p' Cargo.toml)
 MSRV := $(MSRV)$(if $(word 3,$(subst ., ,$(MSRV))),,.0)
 
-.PHONY: all lib header check lint msrv fuzz install uninstall clean bench FORCE
+.PHONY: all lib header check lint msrv fuzz tsan install uninstall clean bench FORCE
 
 all: lib $(BUILD)/include/libaio.h
 
@@ -101,7 +113,7 @@ lib: $(LIB)/$(LIBFILE) $(LIB)/$(SONAME) $(LIB)/libaio.so $(LIB)/libaio.a \
 # leaves the archive untouched when nothing did, so the steps below run only
 # when needed.
 $(RUST_LIB): FORCE
-	$(CARGO) build --release --lib --no-default-features $(if $(RUST_TARGET),--target $(RUST_TARGET)) $(CARGO_FLAGS)
+	$(RUST_CODEGEN) $(CARGO) build --profile $(RUST_PROFILE) --lib $(if $(RUST_TARGET),--target $(RUST_TARGET)) $(CARGO_FLAGS)
 
 # Version scripts and symbol lists, per library: classic (libaio.so.1) and
 # t64 (libaio.so.1t64), which also has the LIBAIO_0.6 node.
@@ -180,19 +192,41 @@ lint:
 # Every test: the Rust unit and integration tests drive the C tests, the
 # differential tests against the system libaio, the header layout checks,
 # libaio's own test harness, fio and the Debian packages. Stable Rust is
-# enough; every test binary runs even when one fails (--no-fail-fast). Then
-# the second pass, scripts/check-io-uring: the same test binaries again,
-# under LIBAIO_BACKEND=io_uring (README.md, "The io_uring backend"); it runs
-# whatever the first pass gave, and check fails if either failed.
+# enough; every test binary runs even when one fails (--no-fail-fast).
+#
+# tests/foreign.rs (the other architectures, in QEMU guests) runs beside the
+# rest, its output in $(BUILD)/foreign.log, printed at the end; its i386 test
+# runs on this kernel, so after the rest, alone (aio-max-nr is the machine's).
+# The bad-input matrix and the unaligned pointers run a second time against
+# a library built with Rust's debug assertions (which abort on a misaligned
+# access, an overflow...), in $(DEBUG_BUILD).
+#
+# Then the second pass, scripts/check-io-uring: the test binaries that make
+# contexts, again under LIBAIO_BACKEND=io_uring (README.md, "The io_uring
+# backend"); the ones it leaves out, and why, it lists first.
+DEBUG_BUILD := $(CARGO_TARGET_DIR)/debug-build
+TEST_ENV = LIBAIO_RS_LIBDIR=$(CURDIR)/$(LIB)
+
 check: all
 	scripts/test-deps
 	$(MAKE) lint
-	LIBAIO_RS_LIBDIR=$(CURDIR)/$(LIB) $(CARGO) test $(CARGO_FLAGS) --no-fail-fast -- --test-threads=2; \
-	first=$$?; \
-	LIBAIO_RS_LIBDIR=$(CURDIR)/$(LIB) CARGO="$(CARGO)" CARGO_FLAGS="$(CARGO_FLAGS)" \
-		scripts/check-io-uring $(CHECK_IO_URING_ARGS); \
-	second=$$?; \
-	test $$first -eq 0 && test $$second -eq 0
+	$(MAKE) BUILD=$(DEBUG_BUILD) RUST_PROFILE=dev lib
+	$(TEST_ENV) $(CARGO) test $(CARGO_FLAGS) --no-run --tests --test foreign
+	@$(TEST_ENV) $(CARGO) test $(CARGO_FLAGS) --test foreign -- --nocapture \
+		--test-threads=2 --skip i386 > $(BUILD)/foreign.log 2>&1 & foreign=$$!; \
+	status=0; \
+	$(TEST_ENV) $(CARGO) test $(CARGO_FLAGS) --no-fail-fast -- --test-threads=2 || status=1; \
+	echo "== the bad inputs and unaligned pointers against the debug build ($(DEBUG_BUILD))"; \
+	LIBAIO_RS_LIBDIR=$(DEBUG_BUILD)/lib $(CARGO) test $(CARGO_FLAGS) --no-fail-fast \
+		--test bad_input --test unaligned -- --test-threads=2 || status=1; \
+	echo "== the second pass, under the io_uring backend (scripts/check-io-uring)"; \
+	$(TEST_ENV) CARGO="$(CARGO)" CARGO_FLAGS="$(CARGO_FLAGS)" \
+		scripts/check-io-uring $(CHECK_IO_URING_ARGS) || status=1; \
+	wait $$foreign || status=1; \
+	$(TEST_ENV) $(CARGO) test $(CARGO_FLAGS) --test foreign -- --nocapture \
+		i386 >> $(BUILD)/foreign.log 2>&1 || status=1; \
+	echo "--- tests/foreign.rs ($(BUILD)/foreign.log)"; cat $(BUILD)/foreign.log; \
+	exit $$status
 
 # The library built, and its unit tests run, with the oldest Rust the crate
 # supports (installed with rustup when missing), in a target directory of
@@ -208,6 +242,13 @@ fuzz:
 	rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
 	$(CARGO) +nightly fuzz --version >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked
 	$(CARGO) test $(CARGO_FLAGS) --test fuzz -- --test-threads=1
+
+# ThreadSanitizer over the Rust code (scripts/tsan): a nightly build of the
+# library with -Zsanitizer=thread under the multi-threaded stress programs,
+# and a canary build whose deliberate race must be reported. x86_64 only.
+tsan:
+	scripts/test-deps
+	scripts/tsan
 
 # The benchmark against the system libaio (bench/README.md); BENCH_ARGS are
 # passed on, e.g. BENCH_ARGS="--rounds 9". It needs what the tests need

@@ -95,7 +95,9 @@ impl Call {
         if ret == Err(sys::Errno::EINVAL) {
             // Some 64-bit kernels read a 32-bit caller's pair with 64-bit
             // words: ask again with the pointer widened, as Debian's libaio
-            // does.
+            // does (on x32 too, where `sys` passes either layout as the
+            // kernel reads it: the repeated call keeps the system calls
+            // those of Debian's x32 build).
             let wide = crate::abi::io_sigset_compat {
                 __ss_pad: 0,
                 ss: set.ss,
@@ -302,6 +304,10 @@ unsafe fn nothing_to_reap(live: &Live, timeout: *const libc::timespec) -> bool {
     // One test of both fields (the casts matter where they are 32 bits).
     #[allow(clippy::unnecessary_cast)]
     let zero = (timeout.tv_sec as i64 | timeout.tv_nsec as i64) == 0;
+    if zero {
+        // The next such poll of this context need not come here.
+        live.arm_fast();
+    }
     zero
 }
 

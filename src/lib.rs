@@ -24,6 +24,16 @@
 #![deny(unsafe_code)]
 
 pub mod abi;
+/// The system call numbers the library uses on this architecture, for the
+/// tests (which watch for these calls); not part of the C interface.
+#[doc(hidden)]
+pub use sys::nr as syscall_numbers;
+
+/// Whether the library would read through a pointer with this address (see
+/// the `sys` module), for the tests; not part of the C interface.
+#[doc(hidden)]
+pub use sys::plausible_user_address;
+
 #[allow(unsafe_code)]
 mod backend;
 #[allow(unsafe_code)]

@@ -1,6 +1,6 @@
 //! What the library learns about the process once, when it is loaded: the
 //! `LIBAIO_USERSPACE_REAP` and `LIBAIO_BACKEND` settings, and (on x86_64)
-//! where glibc keeps each thread's rseq area.
+//! where glibc keeps each thread's rseq area and its single-threaded flag.
 //!
 //! They are read by an ELF constructor, which runs before the program's own
 //! code (and before its other threads exist), so that a program's `setenv`
@@ -28,7 +28,14 @@
 //! waits forever, and memcheck does not know what io_uring writes into the
 //! program's buffers.
 
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+
+/// A 0 byte: "several threads", for a glibc without `__libc_single_threaded`.
+static SEVERAL: u8 = 0;
+
+/// glibc's `__libc_single_threaded` (glibc 2.32 and later), or [`SEVERAL`];
+/// see `registry::single_threaded`. Set at load.
+pub(crate) static SINGLE_THREADED: AtomicPtr<u8> = AtomicPtr::new((&raw const SEVERAL).cast_mut());
 
 /// Whether `LIBAIO_USERSPACE_REAP=1` was in the environment at load.
 static USER_SPACE_REAP: AtomicBool = AtomicBool::new(false);
@@ -102,10 +109,16 @@ extern "C" fn at_load() {
             !value.is_null() && core::ffi::CStr::from_ptr(value).to_bytes() == wanted
         }
     };
+    // Relaxed here and below: the constructor runs before the program's own
+    // code and any thread it starts (which thread creation orders after).
     USER_SPACE_REAP.store(set_to(c"LIBAIO_USERSPACE_REAP", b"1"), Ordering::Relaxed);
     if set_to(c"LIBAIO_BACKEND", b"io_uring") && !under_valgrind() {
         let mut buf = [0u8; 4096];
         URING.store(!excluded(executable_name(&mut buf)), Ordering::Relaxed);
+    }
+    #[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
+    if let Some(single) = crate::rseq::glibc_single_threaded() {
+        SINGLE_THREADED.store(single, Ordering::Relaxed);
     }
     #[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
     if let Some(offset) = crate::rseq::glibc_offset() {

@@ -150,6 +150,7 @@ unsafe fn next(ctx: io_context_t, batch: &mut [MaybeUninit<io_event>; CAPACITY])
             // address: what the kernel gave this call is this call's.
             return Ok(reaped as core::ffi::c_int);
         }
+        live.disarm_fast();
         filling.put(&batch[..reaped]);
         drop(filling);
         // Take the first (another thread may take them all first: then look

@@ -35,11 +35,20 @@
 //!   consistent operations.
 //!
 //! `io_destroy` always waits for both kinds of readers. A thread's slot keeps
-//! a small stack of published addresses (a signal handler that reads a ring
-//! while the code it interrupted is reading one pushes its own above it), and
-//! its own slot is the one `io_destroy` does not wait for: that would be a
-//! signal handler destroying the context the code it interrupted is reading,
-//! which then reads an unmapped ring when it resumes, as it does with libaio.
+//! a first published address and a small stack above it (a signal handler
+//! that reads a ring while the code it interrupted is reading one publishes
+//! its own in the next free word), and its own slot is the one `io_destroy`
+//! does not wait for: that would be a signal handler destroying the context
+//! the code it interrupted is reading, which then reads an unmapped ring
+//! when it resumes, as it does with libaio.
+//!
+//! While the process has a single thread (glibc's `__libc_single_threaded`,
+//! which glibc clears before it creates a second thread and never sets
+//! again in that process), no other thread can destroy a context between a
+//! reader's check and its read: readers skip the hazard, and `io_destroy`
+//! skips the barrier and the wait. Threads made with a raw clone(2) sharing
+//! the address space, which glibc does not know about, are outside what the
+//! library supports (as they are for glibc itself).
 //!
 //! (Restartable sequences, which the library uses for user-space reaping,
 //! cannot serve here: on Linux 6.18 a membarrier(2) asking to restart other
@@ -65,7 +74,7 @@
 //!
 //! A fixed array of [`ENTRIES`] entries indexed by a hash of the address,
 //! one context per entry; a context whose window of [`PROBES`] entries is
-//! full stays unknown (its calls go to the kernel). In rseq mode the entry
+//! full stays unknown (its calls go to the kernel). In hazards mode the entry
 //! of the most recently created context is also kept in [`RECENT`], so that
 //! the x86_64 entry points in `fast` answer the zero-timeout poll with one
 //! compare.
@@ -159,9 +168,12 @@ const HAZARDS: u8 = 3;
 #[repr(C, align(65536))]
 pub(crate) struct Wiped {
     mode: AtomicU8,
+    /// The context a single-threaded process may poll without the Rust
+    /// path (`fast`), or 0; see [`Live::arm_fast`].
+    fast: AtomicUsize,
     table: [Entry; ENTRIES],
-    /// The readers' hazards, a slot per thread (see [`ThreadSlot`]).
-    hazards: [ThreadSlot; THREADS],
+    /// The readers' hazards, a slot per thread (see [`Threads`]).
+    threads: Threads,
     /// The user-space reaping leases, by the hash of the ring's address (not
     /// by entry: a context created at the address of one just destroyed
     /// finds the lease of any thread still inside a system call on the old
@@ -171,15 +183,16 @@ pub(crate) struct Wiped {
     /// only read the compact entries.
     slots: [Slots; ENTRIES],
     /// The io_uring backend's record of each thread's requests, by the
-    /// index of the thread's slot in `hazards` (see `uring::exit`).
+    /// index of the thread's slot in `threads` (see `uring::exit`).
     pub(crate) uring_threads: [ThreadExit; THREADS],
 }
 
 #[unsafe(link_section = ".bss.libaio_rs_registry")]
 pub(crate) static WIPED: Wiped = Wiped {
     mode: AtomicU8::new(UNDECIDED),
+    fast: AtomicUsize::new(0),
     table: [const { Entry::new() }; ENTRIES],
-    hazards: [const { ThreadSlot::new() }; THREADS],
+    threads: Threads::new(),
     leases: [const { AtomicUsize::new(0) }; ENTRIES],
     slots: [const { Slots::new() }; ENTRIES],
     uring_threads: [const { ThreadExit::new() }; THREADS],
@@ -197,36 +210,59 @@ const THREADS: usize = 1024;
 /// How many slots, from the one its token hashes to, a thread may claim.
 const THREAD_PROBES: usize = 8;
 
-/// How many ring reads one thread may have in progress at once (a signal
-/// handler interrupting a read, a handler interrupting that handler...);
-/// deeper ones count themselves.
+/// How many ring reads of the Rust path one thread may have in progress at
+/// once (a signal handler interrupting a read, a handler interrupting that
+/// handler...); deeper ones count themselves.
 const DEPTH: usize = 4;
 
-/// A thread's published hazards: the rings it is reading.
+/// The readers' hazards, a slot per thread, as parallel arrays (the x86_64
+/// entry points address a slot's words with one scaled index).
+#[repr(C)]
+pub(crate) struct Threads {
+    /// Each slot's thread: its token (thread pointer), or 0: free.
+    owners: [AtomicUsize; THREADS],
+    /// Each slot's first hazard: the ring its thread is reading, or 0. A
+    /// reader uses it only when it is 0, so that a signal handler
+    /// interrupting a read takes the stack below instead of overwriting it.
+    first: [AtomicUsize; THREADS],
+    /// Each slot's further hazards.
+    stacks: [HazardStack; THREADS],
+}
+
+/// A slot's further hazards, innermost last.
 #[repr(C, align(64))]
-pub(crate) struct ThreadSlot {
-    /// The thread's token (its thread pointer), or 0: free.
-    owner: AtomicUsize,
-    /// The hazard of the x86_64 zero-timeout entry points (`fast`), which
-    /// use it only when it is 0 (not while they interrupted themselves).
-    fast: AtomicUsize,
-    /// How many of `reading` are in use.
+struct HazardStack {
     depth: AtomicUsize,
-    /// The rings being read, innermost last.
     reading: [AtomicUsize; DEPTH],
 }
 
-/// Offsets the assembly in `fast` uses.
+impl Threads {
+    const fn new() -> Threads {
+        Threads {
+            owners: [const { AtomicUsize::new(0) }; THREADS],
+            first: [const { AtomicUsize::new(0) }; THREADS],
+            stacks: [const {
+                HazardStack {
+                    depth: AtomicUsize::new(0),
+                    reading: [const { AtomicUsize::new(0) }; DEPTH],
+                }
+            }; THREADS],
+        }
+    }
+}
+
+/// Offsets and sizes the assembly in `fast` uses.
 #[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
-pub(crate) const HAZARDS_OFFSET: usize = core::mem::offset_of!(Wiped, hazards);
+pub(crate) const FAST_OFFSET: usize = core::mem::offset_of!(Wiped, fast);
 #[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
-pub(crate) const SLOT_FAST_OFFSET: usize = core::mem::offset_of!(ThreadSlot, fast);
-/// log2 of the number of thread slots, and of a slot's size.
+pub(crate) const OWNERS_OFFSET: usize =
+    core::mem::offset_of!(Wiped, threads) + core::mem::offset_of!(Threads, owners);
 #[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
-pub(crate) const THREADS_LOG2: u32 = THREADS.trailing_zeros();
+pub(crate) const FIRST_OFFSET: usize =
+    core::mem::offset_of!(Wiped, threads) + core::mem::offset_of!(Threads, first);
+/// The shift that turns a token's product with [`GOLDEN`] into a slot.
 #[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
-pub(crate) const SLOT_LOG2: u32 = core::mem::size_of::<ThreadSlot>().trailing_zeros();
-const _: () = assert!(core::mem::size_of::<ThreadSlot>() == 64);
+pub(crate) const THREAD_SHIFT: u32 = usize::BITS - THREADS.trailing_zeros();
 
 /// The multiplier of the hashes (Fibonacci hashing), truncated to 32 bits
 /// for the x86_64 assembly, which multiplies by a sign-extended immediate.
@@ -235,52 +271,84 @@ pub(crate) const GOLDEN: usize = 0xffff_ffff_9e37_79b9;
 #[cfg(target_pointer_width = "32")]
 pub(crate) const GOLDEN: usize = 0x9e37_79b9;
 
-impl ThreadSlot {
-    const fn new() -> ThreadSlot {
-        ThreadSlot {
-            owner: AtomicUsize::new(0),
-            fast: AtomicUsize::new(0),
-            depth: AtomicUsize::new(0),
-            reading: [const { AtomicUsize::new(0) }; DEPTH],
-        }
-    }
+/// A thread's slot: an index into [`Threads`].
+#[derive(Clone, Copy)]
+struct ThreadSlot(usize);
 
+impl ThreadSlot {
     /// Publishes `ctx` as being read, if there is room; withdrawn when the
     /// guard drops. See the module documentation for why plain stores and a
-    /// compiler barrier are enough on this side.
+    /// compiler barrier are enough on this side. Relaxed throughout: only
+    /// this thread (and its signal handlers, which nest and restore) writes
+    /// its slot.
     #[inline]
-    fn publish(&'static self, ctx: usize) -> Option<Hazard> {
-        // Relaxed throughout: only this thread (and its signal handlers,
-        // which nest and restore) writes its slot.
-        let depth = self.depth.load(Ordering::Relaxed);
+    fn publish(self, ctx: usize) -> Option<Hazard> {
+        let threads = &WIPED.threads;
+        let first = &threads.first[self.0];
+        if first.load(Ordering::Relaxed) == 0 {
+            // A signal handler interrupting between the test and the store
+            // runs to completion, and leaves the word 0 again.
+            first.store(ctx, Ordering::Relaxed);
+            // Published before the caller checks the table (a compiler
+            // barrier: the destroyer's membarrier orders the CPU).
+            compiler_fence(Ordering::SeqCst);
+            return Some(Hazard {
+                word: first,
+                stack: None,
+            });
+        }
+        let stack = &threads.stacks[self.0];
+        let depth = stack.depth.load(Ordering::Relaxed);
         if depth >= DEPTH {
             return None;
         }
         // The depth first: a signal handler arriving between the two stores
         // publishes above this one.
-        self.depth.store(depth + 1, Ordering::Relaxed);
+        stack.depth.store(depth + 1, Ordering::Relaxed);
         compiler_fence(Ordering::SeqCst);
-        self.reading[depth].store(ctx, Ordering::Relaxed);
-        // Published before the caller checks the table (a compiler barrier:
-        // the destroyer's membarrier orders the CPU).
+        stack.reading[depth].store(ctx, Ordering::Relaxed);
         compiler_fence(Ordering::SeqCst);
-        Some(Hazard { slot: self, depth })
+        Some(Hazard {
+            word: &stack.reading[depth],
+            stack: Some((stack, depth)),
+        })
     }
 }
 
 /// A published hazard; see [`ThreadSlot::publish`].
 struct Hazard {
-    slot: &'static ThreadSlot,
-    depth: usize,
+    word: &'static AtomicUsize,
+    stack: Option<(&'static HazardStack, usize)>,
 }
 
 impl Drop for Hazard {
     fn drop(&mut self) {
         // Release: the reads of the ring happen before a destroyer sees the
         // address withdrawn.
-        self.slot.reading[self.depth].store(0, Ordering::Release);
-        compiler_fence(Ordering::SeqCst);
-        self.slot.depth.store(self.depth, Ordering::Relaxed);
+        self.word.store(0, Ordering::Release);
+        if let Some((stack, depth)) = self.stack {
+            compiler_fence(Ordering::SeqCst);
+            stack.depth.store(depth, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Whether the process has a single thread (glibc's
+/// `__libc_single_threaded`, which only ever goes from true to false): then
+/// no other thread can destroy a context while this one reads its ring, and
+/// neither readers nor `io_destroy` need the hazards. Read through the
+/// address cached at load (`process`), which names a 0 byte (several
+/// threads) when glibc has no such variable.
+#[inline(always)]
+pub(crate) fn single_threaded() -> bool {
+    // SAFETY: the pointer names glibc's variable or our own 0 byte, both
+    // static; a byte load of a variable glibc writes only before a second
+    // thread exists (volatile: it changes behind the compiler's back).
+    unsafe {
+        crate::process::SINGLE_THREADED
+            .load(Ordering::Relaxed)
+            .read_volatile()
+            != 0
     }
 }
 
@@ -313,13 +381,12 @@ pub(crate) fn thread_token() -> usize {
 /// The calling thread's slot, claimed the first time; None if its window is
 /// full.
 #[inline]
-fn my_slot() -> Option<&'static ThreadSlot> {
+fn my_slot() -> Option<ThreadSlot> {
     let token = thread_token();
     let first = token.wrapping_mul(GOLDEN) >> (usize::BITS - THREADS.trailing_zeros());
-    let slot = &WIPED.hazards[first];
     // Relaxed: the owner word only names the slot's thread.
-    if slot.owner.load(Ordering::Relaxed) == token {
-        return Some(slot);
+    if WIPED.threads.owners[first].load(Ordering::Relaxed) == token {
+        return Some(ThreadSlot(first));
     }
     claim_slot(token, first)
 }
@@ -327,18 +394,25 @@ fn my_slot() -> Option<&'static ThreadSlot> {
 /// [`my_slot`] past the first slot of the window, claiming one if needed.
 #[cold]
 #[inline(never)]
-fn claim_slot(token: usize, first: usize) -> Option<&'static ThreadSlot> {
-    let window = (first..first + THREAD_PROBES).map(|i| &WIPED.hazards[i & (THREADS - 1)]);
-    for slot in window.clone() {
-        if slot.owner.load(Ordering::Relaxed) == token {
-            return Some(slot);
-        }
+fn claim_slot(token: usize, first: usize) -> Option<ThreadSlot> {
+    let owners = &WIPED.threads.owners;
+    let window = (first..first + THREAD_PROBES).map(|i| i & (THREADS - 1));
+    // Relaxed: an owner word only names its slot's thread; what the slot
+    // holds is ordered by the hazard protocol, not by the claim.
+    if let Some(i) = window
+        .clone()
+        .find(|&i| owners[i].load(Ordering::Relaxed) == token)
+    {
+        return Some(ThreadSlot(i));
     }
-    window.into_iter().find(|slot| {
-        slot.owner
-            .compare_exchange(0, token, Ordering::Relaxed, Ordering::Relaxed)
-            .is_ok()
-    })
+    window
+        .into_iter()
+        .find(|&i| {
+            owners[i]
+                .compare_exchange(0, token, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        })
+        .map(ThreadSlot)
 }
 
 /// An entry that never holds a context: where [`RECENT`] points until a
@@ -448,6 +522,7 @@ pub fn insert(ctx: usize, uring: *mut Uring) -> bool {
         return false;
     }
     for entry in window(ctx) {
+        // Relaxed: a hint; the compare-and-swap below decides.
         if entry.ctx.load(Ordering::Relaxed) != 0 || entry.stash().being_filled() {
             continue;
         }
@@ -466,6 +541,8 @@ pub fn insert(ctx: usize, uring: *mut Uring) -> bool {
             continue;
         }
         if entry.stash().being_filled() {
+            // SeqCst: withdraws the claim in the same total order it was
+            // made in (see above).
             entry.ctx.store(0, Ordering::SeqCst);
             continue;
         }
@@ -498,9 +575,11 @@ pub fn remove(ctx: usize) {
 /// this call took the context out of the table (false: it was not there, or
 /// another thread's removal got there first).
 pub fn remove_waking(ctx: usize, wake: &mut dyn FnMut()) -> bool {
-    let Some(Live { entry, .. }) = find(ctx) else {
+    let Some(live) = find(ctx) else {
         return false;
     };
+    live.disarm_fast();
+    let entry = live.entry;
     // SeqCst: against the counted readers' increment-then-check. If another
     // thread's io_destroy of the same context clears it first, this one
     // still waits for the readers below before its own system call.
@@ -516,15 +595,21 @@ pub fn remove_waking(ctx: usize, wake: &mut dyn FnMut()) -> bool {
         }
         pause(spins);
     };
-    if WIPED.mode.load(Ordering::Relaxed) == HAZARDS {
+    // With a single thread no reader can be inside a read (but for the code
+    // a signal handler interrupted, which is the program's to avoid).
+    if WIPED.mode.load(Ordering::Relaxed) == HAZARDS && !single_threaded() {
         barrier_on_every_cpu();
         let me = thread_token();
-        for slot in &WIPED.hazards {
-            // Relaxed: a slot is only ours to skip when its owner is us.
-            if slot.owner.load(Ordering::Relaxed) == me {
+        let threads = &WIPED.threads;
+        for i in 0..THREADS {
+            // Relaxed: a slot that was never claimed has no hazards; our own
+            // is skipped (see the module documentation).
+            let owner = threads.owners[i].load(Ordering::Relaxed);
+            if owner == 0 || owner == me {
                 continue;
             }
-            for hazard in core::iter::once(&slot.fast).chain(&slot.reading) {
+            let stack = &threads.stacks[i].reading;
+            for hazard in core::iter::once(&threads.first[i]).chain(stack) {
                 // Acquire: pairs with the reader's withdrawal. One look that
                 // finds anything else is enough: a reader publishing ctx
                 // again from now on finds the entry cleared.
@@ -573,10 +658,7 @@ pub fn for_each_uring(mut f: impl FnMut(&Uring)) {
 /// The index of the calling thread's slot (claimed the first time), which
 /// names its per-thread records; None if its window is full.
 pub fn my_thread_index() -> Option<usize> {
-    let slot = my_slot()?;
-    // SAFETY: my_slot returns an element of WIPED.hazards.
-    let index = unsafe { (slot as *const ThreadSlot).offset_from(WIPED.hazards.as_ptr()) };
-    Some(index as usize)
+    my_slot().map(|slot| slot.0)
 }
 
 /// A full memory barrier on every CPU running a thread of this process:
@@ -683,6 +765,41 @@ impl Live {
     pub fn stash(&self) -> Stash<'static> {
         self.entry.stash()
     }
+    /// Lets the x86_64 entry points answer a zero-timeout poll of this
+    /// context on their own, while the process has a single thread: the
+    /// registry's fast word names it from now until its stash is filled
+    /// ([`Live::disarm_fast`], before the completions go in) or it is
+    /// destroyed (`remove`, before the kernel unmaps the ring). Armed only
+    /// with nothing reaped ahead; a signal handler that fills the stash
+    /// between this look and the store below is seen by the second look.
+    /// With several threads the word is not used (the entry points check
+    /// that first), so it need not be kept exact then.
+    #[cold]
+    #[inline(never)]
+    pub fn arm_fast(&self) {
+        #[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
+        if single_threaded() && self.stash().is_empty() {
+            // Relaxed: read only by this thread (and its signal handlers,
+            // which the compiler fences order).
+            WIPED.fast.store(self.ctx, Ordering::Relaxed);
+            compiler_fence(Ordering::SeqCst);
+            if !self.stash().is_empty() {
+                self.disarm_fast();
+            }
+        }
+    }
+
+    /// Stops the entry points answering for this context on their own (see
+    /// [`Live::arm_fast`]): before its stash is filled.
+    #[inline]
+    pub fn disarm_fast(&self) {
+        // Relaxed: as in arm_fast; a failure means another context (or none)
+        // is armed.
+        let _ = WIPED
+            .fast
+            .compare_exchange(self.ctx, 0, Ordering::Relaxed, Ordering::Relaxed);
+        compiler_fence(Ordering::SeqCst);
+    }
 
     /// Whether the io_uring backend serves this context.
     #[inline(always)]
@@ -702,11 +819,45 @@ impl Live {
     /// outlive the ring's mapping.
     #[inline]
     pub fn peek(&self) -> Peek {
-        match self.protect() {
-            // SAFETY: protected: the context's io_destroy waits for us.
-            Some(_protected) => unsafe { ring::peek(self.ctx) },
-            None => Peek::Dead,
+        if WIPED.mode.load(Ordering::Relaxed) == HAZARDS {
+            if single_threaded() {
+                // Relaxed: no other thread exists to destroy it meanwhile.
+                if self.entry.ctx.load(Ordering::Relaxed) != self.ctx {
+                    return Peek::Dead;
+                }
+                // SAFETY: live, and only this thread could destroy it.
+                return unsafe { ring::peek(self.ctx) };
+            }
+            if let Some(_hazard) = my_slot().and_then(|slot| slot.publish(self.ctx)) {
+                // Relaxed: ordered by the destroyer's membarrier (see the
+                // module documentation).
+                if self.entry.ctx.load(Ordering::Relaxed) != self.ctx {
+                    return Peek::Dead;
+                }
+                // SAFETY: published before the check above, which found the
+                // context live: its io_destroy waits for us.
+                return unsafe { ring::peek(self.ctx) };
+            }
         }
+        self.peek_counted()
+    }
+
+    /// [`Live::peek`] the counted way.
+    #[inline(never)]
+    fn peek_counted(&self) -> Peek {
+        // SeqCst, increment then check: see the module documentation.
+        self.entry.readers.fetch_add(1, Ordering::SeqCst);
+        let peek = if self.entry.ctx.load(Ordering::SeqCst) == self.ctx {
+            // SAFETY: the entry holds ctx after our increment, so its
+            // io_destroy (which clears the entry first) waits for our
+            // decrement before the ring is unmapped.
+            unsafe { ring::peek(self.ctx) }
+        } else {
+            Peek::Dead
+        };
+        // Release: the reads above happen before a destroyer sees 0.
+        self.entry.readers.fetch_sub(1, Ordering::Release);
+        peek
     }
 
     /// Keeps the context's io_destroy from unmapping its ring or its
@@ -715,6 +866,18 @@ impl Live {
     #[inline]
     pub fn protect(&self) -> Option<Protected> {
         if WIPED.mode.load(Ordering::Relaxed) == HAZARDS {
+            if single_threaded() {
+                // Acquire: the io_uring state recorded with the context; no
+                // other thread exists to destroy it meanwhile.
+                if self.entry.ctx.load(Ordering::Acquire) != self.ctx {
+                    return None;
+                }
+                return Some(Protected {
+                    _hazard: None,
+                    counted: None,
+                    uring: self.entry.uring.load(Ordering::Relaxed),
+                });
+            }
             if let Some(hazard) = my_slot().and_then(|slot| slot.publish(self.ctx)) {
                 // Acquire: the io_uring state recorded with the context (the
                 // destroyer's membarrier orders the rest: see the module
@@ -891,6 +1054,13 @@ impl Drop for Protected {
 mod tests {
     use super::*;
 
+    /// A user-space address high in the address space, on 64-bit and 32-bit
+    /// targets alike: `top` (16 bits) in the upper half of the word
+    /// (`high(0x7f00)` is 0x7f00_0000_0000 on 64-bit targets).
+    const fn high(top: usize) -> usize {
+        top << (usize::BITS / 2)
+    }
+
     /// The tests below change the process-wide table.
     static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
@@ -901,7 +1071,7 @@ mod tests {
     #[test]
     fn neighbouring_rings_get_distinct_entries() {
         for page in [4096usize, 16384, 65536] {
-            let base = 0x7f00_0000_0000usize & !(page - 1);
+            let base = high(0x7f00) & !(page - 1);
             let entries: std::collections::HashSet<_> =
                 (0..64).map(|i| first_entry(base - i * 2 * page)).collect();
             assert!(
@@ -915,7 +1085,7 @@ mod tests {
     #[test]
     fn colliding_contexts_are_all_found() {
         let _serial = SERIAL.lock().unwrap();
-        let first = 0x7ff0_0000_0000usize;
+        let first = high(0x7ff0);
         let colliding: Vec<usize> = (1..)
             .map(|i| first + i * 4096)
             .filter(|&c| first_entry(c) == first_entry(first))
@@ -947,7 +1117,7 @@ mod tests {
     #[test]
     fn a_full_window_leaves_the_context_unknown() {
         let _serial = SERIAL.lock().unwrap();
-        let first = 0x7fe0_0000_0000usize;
+        let first = high(0x7fe0);
         let colliding: Vec<usize> = (0..)
             .map(|i| first + i * 4096)
             .filter(|&c| first_entry(c) == first_entry(first))
@@ -966,7 +1136,7 @@ mod tests {
     #[test]
     fn an_entry_being_filled_is_not_claimed() {
         let _serial = SERIAL.lock().unwrap();
-        let ctx = 0x7fd0_0000_0000usize;
+        let ctx = high(0x7fd0);
         let entry = window(ctx).next().unwrap();
         let filling = entry.stash().start_filling().unwrap();
         insert(ctx, core::ptr::null_mut());
@@ -979,7 +1149,7 @@ mod tests {
     #[test]
     fn kernel_reapers_register_and_take_over_their_own_threads_lease() {
         let _serial = SERIAL.lock().unwrap();
-        let ctx = 0x7fc0_0000_0000usize;
+        let ctx = high(0x7fc0);
         let word = lease(ctx);
         let kernel = kernel_reaper(ctx);
         assert_eq!(word.load(Ordering::Relaxed), 2);
@@ -996,7 +1166,7 @@ mod tests {
     #[test]
     fn a_kernel_reaper_waits_for_another_threads_lease() {
         let _serial = SERIAL.lock().unwrap();
-        let ctx = 0x7fb0_0000_0000usize;
+        let ctx = high(0x7fb0);
         let word = lease(ctx);
         word.store(0x1001, Ordering::Relaxed);
         std::thread::scope(|s| {
@@ -1011,17 +1181,20 @@ mod tests {
     #[test]
     fn hazards_nest_and_are_withdrawn() {
         let slot = my_slot().expect("a slot");
-        let outer = slot.publish(0x1000).unwrap();
-        let inner = slot.publish(0x2000).unwrap();
-        assert_eq!(slot.depth.load(Ordering::Relaxed), 2);
-        assert_eq!(slot.reading[0].load(Ordering::Relaxed), 0x1000);
-        assert_eq!(slot.reading[1].load(Ordering::Relaxed), 0x2000);
-        drop(inner);
-        assert_eq!(slot.reading[1].load(Ordering::Relaxed), 0);
-        drop(outer);
-        assert_eq!(slot.depth.load(Ordering::Relaxed), 0);
-        assert!(core::ptr::eq(my_slot().unwrap(), slot));
-        let deep: Vec<_> = (0..DEPTH)
+        let threads = &WIPED.threads;
+        let first = slot.publish(0x1000).unwrap();
+        let second = slot.publish(0x2000).unwrap();
+        let stack = &threads.stacks[slot.0];
+        assert_eq!(threads.first[slot.0].load(Ordering::Relaxed), 0x1000);
+        assert_eq!(stack.depth.load(Ordering::Relaxed), 1);
+        assert_eq!(stack.reading[0].load(Ordering::Relaxed), 0x2000);
+        drop(second);
+        assert_eq!(stack.reading[0].load(Ordering::Relaxed), 0);
+        drop(first);
+        assert_eq!(threads.first[slot.0].load(Ordering::Relaxed), 0);
+        assert_eq!(stack.depth.load(Ordering::Relaxed), 0);
+        assert_eq!(my_slot().unwrap().0, slot.0);
+        let deep: Vec<_> = (0..=DEPTH)
             .map(|i| slot.publish(0x1000 + i).unwrap())
             .collect();
         assert!(slot.publish(0x9000).is_none(), "deeper than DEPTH");

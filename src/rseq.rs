@@ -68,9 +68,47 @@ pub(crate) fn glibc_offset() -> Option<isize> {
     (size != 0).then_some(offset)
 }
 
+/// The address of glibc's `__libc_single_threaded` (glibc 2.32 and later),
+/// looked up with `dlsym` so that the library needs no GLIBC_2.32 version
+/// and still loads on an older glibc (where it finds nothing).
+pub(crate) fn glibc_single_threaded() -> Option<*mut u8> {
+    // SAFETY: the routine returns the address of glibc's dlsym, which a weak
+    // reference resolved to, or 0 when this libc.so.6 has none (before 2.34
+    // it lived in libdl).
+    let dlsym = unsafe { __libaio_glibc_dlsym() };
+    if dlsym.is_null() {
+        return None;
+    }
+    // SAFETY: dlsym's C signature; RTLD_DEFAULT (0) searches the global
+    // scope, and the name is NUL-terminated.
+    let dlsym: unsafe extern "C" fn(usize, *const u8) -> *mut u8 =
+        unsafe { core::mem::transmute(dlsym) };
+    // SAFETY: as above.
+    let address = unsafe { dlsym(0, c"__libc_single_threaded".as_ptr().cast()) };
+    (!address.is_null()).then_some(address)
+}
+
 unsafe extern "C" {
     fn __libaio_glibc_rseq(offset: *mut isize) -> u32;
+    fn __libaio_glibc_dlsym() -> *mut u8;
 }
+
+// __libaio_glibc_dlsym() -> rax: the address of libc.so.6's dlsym, through
+// a weak reference bound to its first version (GLIBC_2.2.5, which the
+// library needs anyway), or 0 when libc.so.6 has none.
+core::arch::global_asm!(
+    ".pushsection .text.__libaio_glibc_dlsym,\"ax\",@progbits",
+    ".globl __libaio_glibc_dlsym",
+    ".hidden __libaio_glibc_dlsym",
+    ".type __libaio_glibc_dlsym,@function",
+    ".weak __libaio_dlsym_2_2_5",
+    ".symver __libaio_dlsym_2_2_5, dlsym@GLIBC_2.2.5",
+    "__libaio_glibc_dlsym:",
+    "mov rax, qword ptr [rip + __libaio_dlsym_2_2_5@GOTPCREL]",
+    "ret",
+    ".size __libaio_glibc_dlsym, . - __libaio_glibc_dlsym",
+    ".popsection",
+);
 
 // __libaio_glibc_rseq(offset: rdi) -> eax: glibc's `__rseq_size`, and its
 // `__rseq_offset` stored at rdi; 0 when glibc has neither. The references

@@ -46,6 +46,10 @@ use crate::abi::io_event;
 /// system call.
 pub(crate) const CAPACITY: usize = 32;
 
+/// See [`Stash::take_slow`]: never in a real build.
+#[cfg(feature = "tsan-canary")]
+static mut TSAN_CANARY: usize = 0;
+
 /// An `io_event` as machine words.
 const WORDS: usize = size_of::<io_event>() / size_of::<usize>();
 const _: () = assert!(WORDS * size_of::<usize>() == size_of::<io_event>());
@@ -126,6 +130,12 @@ impl<'a> Stash<'a> {
     /// As for [`Stash::take`].
     #[inline(never)]
     unsafe fn take_slow(&self, max: usize, out: *mut io_event) -> usize {
+        #[cfg(feature = "tsan-canary")]
+        // SAFETY: none: a deliberate data race, built only for scripts/tsan
+        // to show that ThreadSanitizer sees this code (it must report it).
+        unsafe {
+            TSAN_CANARY += 1;
+        }
         let counters = self.counters;
         loop {
             // Acquire on both: the slots up to `tail` were written before

@@ -7,10 +7,16 @@
 //! widths, same sign extension) and decodes the result into
 //! `Result<c_int, Errno>`, truncating a success value to `int` as libaio does.
 //!
-//! `errno` is never changed. On x86_64 the call is made with inline
-//! assembly, which does not touch `errno` at all; elsewhere (or with the
-//! `libc-syscall` feature) libc's `syscall()` is used and `errno` is put back
-//! the way the caller left it, as libaio does.
+//! `errno` is never changed. On x86_64 (and x32) the call is made with
+//! inline assembly, which does not touch `errno` at all; elsewhere (or with
+//! the `libc-syscall` feature) libc's `syscall()` is used and `errno` is put
+//! back the way the caller left it, as libaio does.
+//!
+//! On x32 the kernel reads every argument as a full 64-bit register, while
+//! the C types are 32 bits wide: pointers and unsigned values are
+//! zero-extended and `long`/`int` values sign-extended ([`Word`]), and
+//! io_pgetevents' signal-set pair is passed with 64-bit words, the layout of
+//! the 64-bit system call that x32 uses.
 //!
 //! # Safety
 //!
@@ -81,41 +87,46 @@ pub(crate) const KERNEL_SIGSET_SIZE: usize =
 /// linux-libc-dev-*-cross packages, checked when written).
 /// `IO_PGETEVENTS` is `None` where the kernel has no such call; io_pgetevents
 /// then fails with `ENOSYS`, as libaio built without it does.
+///
+/// Public (as `aio_rs::syscall_numbers`) for the tests, which watch for these
+/// calls; not part of the C interface.
+///
+/// cbindgen:ignore
 #[allow(missing_docs)]
-mod nr {
+pub mod nr {
     use core::ffi::c_long;
 
     /// (io_setup, io_destroy, io_getevents, io_submit, io_cancel, io_pgetevents)
     type Table = (c_long, c_long, c_long, c_long, c_long, Option<c_long>);
 
     #[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
-    pub(super) const GETCPU: c_long = 309;
+    pub const GETCPU: c_long = 309;
     #[cfg(all(target_arch = "x86_64", target_pointer_width = "32"))]
-    pub(super) const GETCPU: c_long = 0x4000_0000 + 309;
+    pub const GETCPU: c_long = 0x4000_0000 + 309;
     #[cfg(target_arch = "x86")]
-    pub(super) const GETCPU: c_long = 318;
+    pub const GETCPU: c_long = 318;
     #[cfg(any(
         target_arch = "aarch64",
         target_arch = "riscv64",
         target_arch = "loongarch64"
     ))]
-    pub(super) const GETCPU: c_long = 168;
+    pub const GETCPU: c_long = 168;
     #[cfg(target_arch = "arm")]
-    pub(super) const GETCPU: c_long = 345;
+    pub const GETCPU: c_long = 345;
     #[cfg(any(target_arch = "powerpc", target_arch = "powerpc64"))]
-    pub(super) const GETCPU: c_long = 302;
+    pub const GETCPU: c_long = 302;
     #[cfg(target_arch = "s390x")]
-    pub(super) const GETCPU: c_long = 311;
+    pub const GETCPU: c_long = 311;
     #[cfg(target_arch = "mips")]
-    pub(super) const GETCPU: c_long = 4312;
+    pub const GETCPU: c_long = 4312;
     #[cfg(all(target_arch = "mips64", target_pointer_width = "64"))]
-    pub(super) const GETCPU: c_long = 5271;
+    pub const GETCPU: c_long = 5271;
     #[cfg(all(target_arch = "mips64", target_pointer_width = "32"))]
-    pub(super) const GETCPU: c_long = 6275;
+    pub const GETCPU: c_long = 6275;
     #[cfg(any(target_arch = "sparc", target_arch = "sparc64"))]
-    pub(super) const GETCPU: c_long = 308;
+    pub const GETCPU: c_long = 308;
     #[cfg(target_arch = "m68k")]
-    pub(super) const GETCPU: c_long = 314;
+    pub const GETCPU: c_long = 314;
 
     #[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
     const TABLE: Table = (206, 207, 208, 209, 210, Some(333));
@@ -175,12 +186,30 @@ mod nr {
         "the AIO system call numbers of this architecture are not known yet: add them to src/sys.rs"
     );
 
-    pub(super) const IO_SETUP: c_long = TABLE.0;
-    pub(super) const IO_DESTROY: c_long = TABLE.1;
-    pub(super) const IO_GETEVENTS: c_long = TABLE.2;
-    pub(super) const IO_SUBMIT: c_long = TABLE.3;
-    pub(super) const IO_CANCEL: c_long = TABLE.4;
-    pub(super) const IO_PGETEVENTS: Option<c_long> = TABLE.5;
+    pub const IO_SETUP: c_long = TABLE.0;
+    pub const IO_DESTROY: c_long = TABLE.1;
+    pub const IO_GETEVENTS: c_long = TABLE.2;
+    pub const IO_SUBMIT: c_long = TABLE.3;
+    pub const IO_CANCEL: c_long = TABLE.4;
+    pub const IO_PGETEVENTS: Option<c_long> = TABLE.5;
+
+    /// The first of io_uring_setup, io_uring_enter and io_uring_register
+    /// (Linux 5.1), numbered alike on every architecture since 5.1 but for
+    /// the offsets of its ABIs.
+    const IO_URING: c_long = if cfg!(all(target_arch = "x86_64", target_pointer_width = "32")) {
+        0x4000_0000 + 425
+    } else if cfg!(target_arch = "mips") {
+        4000 + 425
+    } else if cfg!(all(target_arch = "mips64", target_pointer_width = "64")) {
+        5000 + 425
+    } else if cfg!(all(target_arch = "mips64", target_pointer_width = "32")) {
+        6000 + 425
+    } else {
+        425
+    };
+    pub const IO_URING_SETUP: c_long = IO_URING;
+    pub const IO_URING_ENTER: c_long = IO_URING + 1;
+    pub const IO_URING_REGISTER: c_long = IO_URING + 2;
 }
 
 /// Decodes a raw system call return value into a word, or an error. (The
@@ -195,10 +224,35 @@ fn decode_word(ret: c_long) -> Result<usize, Errno> {
     }
 }
 
+/// One system call argument, as the kernel reads it. With the inline
+/// assembly of x86_64 it is a whole 64-bit register, also on x32, whose C
+/// types are 32 bits wide; with libc's `syscall()` it is a C `long`, which
+/// syscall() passes on.
+#[cfg(all(target_arch = "x86_64", not(feature = "libc-syscall")))]
+type Word = u64;
+/// One system call argument: a C `long`, as syscall() takes it.
+#[cfg(any(not(target_arch = "x86_64"), feature = "libc-syscall"))]
+type Word = usize;
+
+/// A pointer or an unsigned value as a system call argument: zero-extended
+/// (on x32 an address may be above 2 GiB, and the kernel would refuse it
+/// with its upper half set).
+#[inline(always)]
+fn unsigned(value: usize) -> Word {
+    value as Word
+}
+
+/// A C `long` or `int` as a system call argument: sign-extended, so that on
+/// x32 the kernel's 64-bit `long` holds the same number (-1 stays -1).
+#[inline(always)]
+#[allow(clippy::unnecessary_cast)] // c_long is i32 on 32-bit targets
+fn signed(value: c_long) -> Word {
+    value as i64 as Word
+}
+
 /// Defines `$name(nr, args...)`, which makes system call `nr` with the given
-/// word-sized arguments (in the listed x86_64 registers) and returns the
-/// result decoded into a word or an error. Registers the call does not take
-/// are left alone.
+/// arguments (in the listed x86_64 registers) and returns the result decoded
+/// into a word or an error. Registers the call does not take are left alone.
 ///
 /// The functions are `unsafe`: the arguments must be valid for system call
 /// `nr`, and any memory the kernel writes must belong to the caller.
@@ -206,29 +260,31 @@ macro_rules! define_syscall {
     ($name:ident, $($arg:ident in $reg:tt),*) => {
         #[cfg(all(target_arch = "x86_64", not(feature = "libc-syscall")))]
         #[inline(always)]
-        unsafe fn $name(nr: c_long, $($arg: usize),*) -> Result<usize, Errno> {
-            let ret: c_long;
-            // SAFETY: the x86_64 Linux system call convention: number in
-            // rax, arguments in rdi, rsi, rdx, r10, r8, r9; the kernel
-            // clobbers rcx and r11 and returns in rax, and does not use the
-            // user stack. What it does with the arguments is the caller's
-            // contract.
+        unsafe fn $name(nr: c_long, $($arg: Word),*) -> Result<usize, Errno> {
+            let ret: Word;
+            // SAFETY: the x86_64 Linux system call convention (x32's too):
+            // number in rax, arguments in rdi, rsi, rdx, r10, r8, r9, each a
+            // whole 64-bit register; the kernel clobbers rcx and r11 and
+            // returns in rax, and does not use the user stack. What it does
+            // with the arguments is the caller's contract.
             unsafe {
                 core::arch::asm!(
                     "syscall",
-                    inlateout("rax") nr => ret,
+                    inlateout("rax") signed(nr) => ret,
                     $(in($reg) $arg,)*
                     lateout("rcx") _,
                     lateout("r11") _,
                     options(nostack),
                 );
             }
-            decode_word(ret)
+            // The kernel's `long` result, truncated to the C `long` (on x32,
+            // every value it returns here fits).
+            decode_word(ret as i64 as c_long)
         }
 
         #[cfg(any(not(target_arch = "x86_64"), feature = "libc-syscall"))]
         #[inline(always)]
-        unsafe fn $name(nr: c_long, $($arg: usize),*) -> Result<usize, Errno> {
+        unsafe fn $name(nr: c_long, $($arg: Word),*) -> Result<usize, Errno> {
             // SAFETY: syscall() is variadic and reads as many words as the
             // call takes. The arguments are the caller's contract.
             keeping_errno(|| unsafe { libc::syscall(nr, $($arg),*) })
@@ -268,7 +324,7 @@ define_syscall!(raw6, a in "rdi", b in "rsi", c in "rdx", d in "r10", e in "r8",
 macro_rules! int_syscall {
     ($name:ident, $raw:ident, $($arg:ident),*) => {
         #[inline(always)]
-        unsafe fn $name(nr: c_long, $($arg: usize),*) -> SysResult {
+        unsafe fn $name(nr: c_long, $($arg: Word),*) -> SysResult {
             // SAFETY: the caller's contract.
             unsafe { $raw(nr, $($arg),*) }.map(|value| value as c_int)
         }
@@ -291,8 +347,10 @@ int_syscall!(syscall6, raw6, a, b, c, d, e, f);
 pub unsafe fn io_setup(maxevents: c_int, ctxp: *mut io_context_t) -> SysResult {
     // maxevents is sign-extended to a word, as libaio passes it; the kernel
     // reads the low 32 bits as unsigned.
+    #[allow(clippy::unnecessary_cast)] // c_long is c_int on 32-bit targets
+    let maxevents = maxevents as c_long;
     // SAFETY: the caller's contract.
-    unsafe { syscall2(nr::IO_SETUP, maxevents as isize as usize, ctxp as usize) }
+    unsafe { syscall2(nr::IO_SETUP, signed(maxevents), unsigned(ctxp as usize)) }
 }
 
 /// `io_destroy(2)`: cancels or waits for outstanding I/O, then frees the
@@ -304,7 +362,7 @@ pub unsafe fn io_setup(maxevents: c_int, ctxp: *mut io_context_t) -> SysResult {
 #[inline]
 pub unsafe fn io_destroy(ctx: io_context_t) -> SysResult {
     // SAFETY: the caller's contract; the kernel validates ctx.
-    unsafe { syscall1(nr::IO_DESTROY, ctx as usize) }
+    unsafe { syscall1(nr::IO_DESTROY, unsigned(ctx as usize)) }
 }
 
 /// `io_submit(2)`: queues up to `nr` iocbs.
@@ -316,7 +374,14 @@ pub unsafe fn io_destroy(ctx: io_context_t) -> SysResult {
 #[inline]
 pub unsafe fn io_submit(ctx: io_context_t, nr: c_long, iocbs: *mut *mut iocb) -> SysResult {
     // SAFETY: the caller's contract.
-    unsafe { syscall3(nr::IO_SUBMIT, ctx as usize, nr as usize, iocbs as usize) }
+    unsafe {
+        syscall3(
+            nr::IO_SUBMIT,
+            unsigned(ctx as usize),
+            signed(nr),
+            unsigned(iocbs as usize),
+        )
+    }
 }
 
 /// `io_cancel(2)`: tries to cancel `iocb`.
@@ -327,7 +392,14 @@ pub unsafe fn io_submit(ctx: io_context_t, nr: c_long, iocbs: *mut *mut iocb) ->
 #[inline]
 pub unsafe fn io_cancel(ctx: io_context_t, iocb: *mut iocb, result: *mut io_event) -> SysResult {
     // SAFETY: the caller's contract.
-    unsafe { syscall3(nr::IO_CANCEL, ctx as usize, iocb as usize, result as usize) }
+    unsafe {
+        syscall3(
+            nr::IO_CANCEL,
+            unsigned(ctx as usize),
+            unsigned(iocb as usize),
+            unsigned(result as usize),
+        )
+    }
 }
 
 /// `io_getevents(2)`: reaps between `min_nr` and `nr` events.
@@ -347,22 +419,29 @@ pub unsafe fn io_getevents(
     unsafe {
         syscall5(
             nr::IO_GETEVENTS,
-            ctx as usize,
-            min_nr as usize,
-            nr as usize,
-            events as usize,
-            timeout as usize,
+            unsigned(ctx as usize),
+            signed(min_nr),
+            signed(nr),
+            unsigned(events as usize),
+            unsigned(timeout as usize),
         )
     }
 }
 
 /// `io_pgetevents(2)`: io_getevents with the signal mask in `*sigmask` in
-/// place while waiting. `sigmask` points at the kernel's `struct __aio_sigset`
-/// (`io_sigset`, or on 32-bit builds possibly its widened `io_sigset_compat`).
+/// place while waiting. `sigmask` is NULL or points at the kernel's `struct
+/// __aio_sigset` (`io_sigset`, or on 32-bit builds possibly its widened
+/// `io_sigset_compat`).
+///
+/// On x32 the call is the 64-bit system call, which reads the pair as two
+/// 64-bit words: the pair is read here and passed on widened. (Its length is
+/// never 0 in an `io_sigset` of this library, so a 0 in the second word is
+/// the pad of an `io_sigset_compat`, whose length is the third.)
 ///
 /// # Safety
 ///
-/// The kernel writes up to `nr` events to `events`.
+/// The kernel writes up to `nr` events to `events`; on x32, `sigmask` must
+/// be readable.
 #[inline]
 pub unsafe fn io_pgetevents(
     ctx: io_context_t,
@@ -375,16 +454,36 @@ pub unsafe fn io_pgetevents(
     let Some(number) = nr::IO_PGETEVENTS else {
         return Err(Errno(libc::ENOSYS));
     };
-    // SAFETY: the caller's contract.
+    #[cfg(all(target_arch = "x86_64", target_pointer_width = "32"))]
+    let wide: [u64; 2];
+    #[cfg(all(target_arch = "x86_64", target_pointer_width = "32"))]
+    let sigmask = if sigmask.is_null() {
+        sigmask
+    } else {
+        let words = sigmask.cast::<u32>();
+        // SAFETY: the caller's contract: an io_sigset (two words) or an
+        // io_sigset_compat (three: address, pad, length) is readable there.
+        let (ss, mut len) = unsafe { (words.read(), words.add(1).read()) };
+        if len == 0 {
+            // The library's io_sigset always holds the signal set's size:
+            // a 0 there is the pad of an io_sigset_compat, whose length
+            // follows.
+            // SAFETY: as above, an io_sigset_compat.
+            len = unsafe { words.add(2).read() };
+        }
+        wide = [ss.into(), len.into()];
+        wide.as_ptr().cast::<c_void>()
+    };
+    // SAFETY: the caller's contract; `wide`, where used, outlives the call.
     unsafe {
         syscall6(
             number,
-            ctx as usize,
-            min_nr as usize,
-            nr as usize,
-            events as usize,
-            timeout as usize,
-            sigmask as usize,
+            unsigned(ctx as usize),
+            signed(min_nr),
+            signed(nr),
+            unsigned(events as usize),
+            unsigned(timeout as usize),
+            unsigned(sigmask as usize),
         )
     }
 }
@@ -398,7 +497,7 @@ pub unsafe fn io_pgetevents(
 #[inline]
 pub unsafe fn membarrier(cmd: c_int) -> SysResult {
     // SAFETY: membarrier takes two integers and a CPU number, no pointers.
-    unsafe { syscall3(libc::SYS_membarrier as c_long, cmd as usize, 0, 0) }
+    unsafe { syscall3(libc::SYS_membarrier as c_long, signed(cmd.into()), 0, 0) }
 }
 
 /// `madvise(2)` of `len` bytes at `addr`.
@@ -414,9 +513,9 @@ pub unsafe fn madvise(addr: *const c_void, len: usize, advice: c_int) -> SysResu
     unsafe {
         syscall3(
             libc::SYS_madvise as c_long,
-            addr as usize,
-            len,
-            advice as usize,
+            unsigned(addr as usize),
+            unsigned(len),
+            signed(advice.into()),
         )
     }
 }
@@ -453,20 +552,21 @@ pub unsafe fn io_pgetevents_time64(
     unsafe {
         syscall6(
             IO_PGETEVENTS_TIME64,
-            ctx as usize,
-            min_nr as usize,
-            nr as usize,
-            events as usize,
-            timeout as usize,
-            sigmask as usize,
+            unsigned(ctx as usize),
+            signed(min_nr),
+            signed(nr),
+            unsigned(events as usize),
+            unsigned(timeout as usize),
+            unsigned(sigmask as usize),
         )
     }
 }
 
 // ---------------------------------------------------------------- io_uring
 //
-// The io_uring backend's calls (see `uring`). The numbers come from the
-// libc crate, which has them for every architecture Debian builds.
+// The io_uring backend's calls (see `uring`). io_uring's numbers are in
+// `nr`; the others come from the libc crate. Arguments are passed as
+// `unsigned` words: the int and u32 arguments the kernel reads as such.
 
 /// `io_uring_setup(2)`: a new io_uring instance with room for `entries`
 /// submissions; returns its file descriptor.
@@ -480,9 +580,9 @@ pub unsafe fn io_uring_setup(entries: u32, params: *mut c_void) -> SysResult {
     // SAFETY: the caller's contract.
     unsafe {
         raw2(
-            libc::SYS_io_uring_setup as c_long,
-            entries as usize,
-            params as usize,
+            nr::IO_URING_SETUP,
+            unsigned(entries as usize),
+            unsigned(params as usize),
         )
     }
     .map(|fd| fd as c_int)
@@ -508,13 +608,13 @@ pub unsafe fn io_uring_enter(
     // SAFETY: the caller's contract.
     unsafe {
         raw6(
-            libc::SYS_io_uring_enter as c_long,
-            fd as usize,
-            to_submit as usize,
-            min_complete as usize,
-            flags as usize,
-            arg as usize,
-            argsz,
+            nr::IO_URING_ENTER,
+            unsigned(fd as usize),
+            unsigned(to_submit as usize),
+            unsigned(min_complete as usize),
+            unsigned(flags as usize),
+            unsigned(arg as usize),
+            unsigned(argsz),
         )
     }
     .map(|n| n as u32)
@@ -531,11 +631,11 @@ pub unsafe fn io_uring_register(fd: c_int, opcode: u32, arg: *mut c_void, nr: u3
     // SAFETY: the caller's contract.
     unsafe {
         raw4(
-            libc::SYS_io_uring_register as c_long,
-            fd as usize,
-            opcode as usize,
-            arg as usize,
-            nr as usize,
+            nr::IO_URING_REGISTER,
+            unsigned(fd as usize),
+            unsigned(opcode as usize),
+            unsigned(arg as usize),
+            unsigned(nr as usize),
         )
     }
     .map(|n| n as c_int)
@@ -602,7 +702,7 @@ pub unsafe fn mprotect(addr: *mut c_void, len: usize, prot: c_int) -> Result<(),
 #[inline]
 pub fn close(fd: c_int) {
     // SAFETY: close takes no pointer; the descriptor is the caller's.
-    let _ = unsafe { raw1(libc::SYS_close as c_long, fd as usize) };
+    let _ = unsafe { raw1(libc::SYS_close as c_long, unsigned(fd as usize)) };
 }
 
 /// `fcntl(fd, F_GETFL)`: the descriptor's access mode and status flags, or
@@ -613,8 +713,8 @@ pub fn fcntl_getfl(fd: c_int) -> SysResult {
     unsafe {
         raw3(
             libc::SYS_fcntl as c_long,
-            fd as usize,
-            libc::F_GETFL as usize,
+            unsigned(fd as usize),
+            unsigned(libc::F_GETFL as usize),
             0,
         )
     }
@@ -629,8 +729,8 @@ pub fn dup(fd: c_int) -> SysResult {
     unsafe {
         raw3(
             libc::SYS_fcntl as c_long,
-            fd as usize,
-            libc::F_DUPFD_CLOEXEC as usize,
+            unsigned(fd as usize),
+            unsigned(libc::F_DUPFD_CLOEXEC as usize),
             0,
         )
     }
@@ -647,11 +747,11 @@ pub fn file_type(fd: c_int) -> Result<u32, Errno> {
     unsafe {
         raw5(
             libc::SYS_statx as c_long,
-            fd as usize,
-            c"".as_ptr() as usize,
-            libc::AT_EMPTY_PATH as usize,
-            libc::STATX_TYPE as usize,
-            buf.as_mut_ptr() as usize,
+            unsigned(fd as usize),
+            unsigned(c"".as_ptr() as usize),
+            unsigned(libc::AT_EMPTY_PATH as usize),
+            unsigned(libc::STATX_TYPE as usize),
+            unsigned(buf.as_mut_ptr() as usize),
         )
     }?;
     // SAFETY: byte 28 of the 256 is inside buf, 2-byte aligned.
@@ -690,21 +790,38 @@ pub unsafe fn preadv2_pwritev2(
     } else {
         libc::SYS_preadv2
     };
-    // The offset as the kernel takes it: low and high halves of the words
-    // (on 64-bit targets the high one is ignored).
-    let low = offset as u64 as usize;
-    let high = ((offset as u64) >> 32 >> (usize::BITS - 32)) as usize;
+    // x32's calls are the compat ones taking the offset in one 64-bit
+    // register, then the flags.
+    #[cfg(all(target_arch = "x86_64", target_pointer_width = "32"))]
     // SAFETY: the caller's contract.
-    unsafe {
-        raw6(
+    return unsafe {
+        raw5(
             nr as c_long,
-            fd as usize,
-            iov as usize,
-            count,
-            low,
-            high,
-            flags as usize,
+            unsigned(fd as usize),
+            unsigned(iov as usize),
+            unsigned(count),
+            offset as u64 as Word,
+            unsigned(flags as usize),
         )
+    };
+    // Elsewhere the offset as the kernel takes it: low and high halves of
+    // the words (on 64-bit targets the high one is ignored).
+    #[cfg(not(all(target_arch = "x86_64", target_pointer_width = "32")))]
+    {
+        let low = offset as u64 as usize;
+        let high = ((offset as u64) >> 32 >> (usize::BITS - 32)) as usize;
+        // SAFETY: the caller's contract.
+        unsafe {
+            raw6(
+                nr as c_long,
+                unsigned(fd as usize),
+                unsigned(iov as usize),
+                unsigned(count),
+                unsigned(low),
+                unsigned(high),
+                unsigned(flags as usize),
+            )
+        }
     }
 }
 
@@ -716,7 +833,14 @@ pub unsafe fn preadv2_pwritev2(
 #[inline]
 pub unsafe fn write(fd: c_int, buf: *const c_void, len: usize) -> Result<usize, Errno> {
     // SAFETY: the caller's contract.
-    unsafe { raw3(libc::SYS_write as c_long, fd as usize, buf as usize, len) }
+    unsafe {
+        raw3(
+            libc::SYS_write as c_long,
+            unsigned(fd as usize),
+            unsigned(buf as usize),
+            unsigned(len),
+        )
+    }
 }
 
 /// `readlinkat(AT_FDCWD, path, buf)`: the number of bytes stored (not
@@ -728,10 +852,10 @@ pub fn readlink(path: &core::ffi::CStr, buf: &mut [u8]) -> Result<usize, Errno> 
     unsafe {
         raw4(
             libc::SYS_readlinkat as c_long,
-            libc::AT_FDCWD as usize,
-            path.as_ptr() as usize,
-            buf.as_mut_ptr() as usize,
-            buf.len(),
+            unsigned(libc::AT_FDCWD as usize),
+            unsigned(path.as_ptr() as usize),
+            unsigned(buf.as_mut_ptr() as usize),
+            unsigned(buf.len()),
         )
     }
 }
@@ -744,9 +868,9 @@ pub fn read_file(path: &core::ffi::CStr, buf: &mut [u8]) -> Result<usize, Errno>
     let fd = unsafe {
         raw4(
             libc::SYS_openat as c_long,
-            libc::AT_FDCWD as usize,
-            path.as_ptr() as usize,
-            (libc::O_RDONLY | libc::O_CLOEXEC) as usize,
+            unsigned(libc::AT_FDCWD as usize),
+            unsigned(path.as_ptr() as usize),
+            unsigned((libc::O_RDONLY | libc::O_CLOEXEC) as usize),
             0,
         )
     }?;
@@ -754,9 +878,9 @@ pub fn read_file(path: &core::ffi::CStr, buf: &mut [u8]) -> Result<usize, Errno>
     let got = unsafe {
         raw3(
             libc::SYS_read as c_long,
-            fd,
-            buf.as_mut_ptr() as usize,
-            buf.len(),
+            unsigned(fd),
+            unsigned(buf.as_mut_ptr() as usize),
+            unsigned(buf.len()),
         )
     };
     close(fd as c_int);
@@ -772,9 +896,9 @@ pub fn futex_wait(word: &core::sync::atomic::AtomicU32, expected: u32) {
     let _ = unsafe {
         raw4(
             libc::SYS_futex as c_long,
-            word.as_ptr() as usize,
-            (libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG) as usize,
-            expected as usize,
+            unsigned(word.as_ptr() as usize),
+            unsigned((libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG) as usize),
+            unsigned(expected as usize),
             0,
         )
     };
@@ -787,9 +911,9 @@ pub fn futex_wake(word: &core::sync::atomic::AtomicU32, count: u32) {
     let _ = unsafe {
         raw3(
             libc::SYS_futex as c_long,
-            word.as_ptr() as usize,
-            (libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG) as usize,
-            count as usize,
+            unsigned(word.as_ptr() as usize),
+            unsigned((libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG) as usize),
+            unsigned(count as usize),
         )
     };
 }
@@ -816,9 +940,9 @@ pub unsafe fn ppoll_for(nanoseconds: u32, sigmask: *const libc::sigset_t) -> Sys
             libc::SYS_ppoll as c_long,
             0,
             0,
-            (&raw const timeout) as usize,
-            sigmask as usize,
-            KERNEL_SIGSET_SIZE,
+            unsigned((&raw const timeout) as usize),
+            unsigned(sigmask as usize),
+            unsigned(KERNEL_SIGSET_SIZE),
         )
     }
     .map(|n| n as c_int)
@@ -842,9 +966,9 @@ pub fn poll_now(fd: c_int, events: i16) -> Result<i16, Errno> {
     unsafe {
         raw5(
             libc::SYS_ppoll as c_long,
-            (&raw mut pfd) as usize,
-            1,
-            (&raw const zero) as usize,
+            unsigned((&raw mut pfd) as usize),
+            unsigned(1),
+            unsigned((&raw const zero) as usize),
             0,
             0,
         )
@@ -863,8 +987,8 @@ pub fn may_use_realtime_io_priority() -> bool {
     let ok = unsafe {
         raw2(
             libc::SYS_capget as c_long,
-            header.as_mut_ptr() as usize,
-            data.as_mut_ptr() as usize,
+            unsigned(header.as_mut_ptr() as usize),
+            unsigned(data.as_mut_ptr() as usize),
         )
     }
     .is_ok();
@@ -879,7 +1003,7 @@ pub fn may_use_realtime_io_priority() -> bool {
 /// only NULL is ruled out.) Used to decline reading through a pointer, which
 /// is always safe: the kernel then gets it and checks it.
 #[inline(always)]
-pub(crate) fn plausible_user_address(addr: usize) -> bool {
+pub fn plausible_user_address(addr: usize) -> bool {
     const KERNEL_HALF: usize = if cfg!(all(
         target_pointer_width = "64",
         any(
@@ -914,12 +1038,21 @@ pub unsafe fn kernel_can_write(ctxp: *mut io_context_t) -> bool {
     };
     // SAFETY: getcpu writes at most the two words, inside the handle; the
     // caller's contract.
-    unsafe { syscall3(nr::GETCPU, cpu as usize, node as usize, 0) }.is_ok()
+    unsafe {
+        syscall3(
+            nr::GETCPU,
+            unsigned(cpu as usize),
+            unsigned(node as usize),
+            0,
+        )
+    }
+    .is_ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use core::ffi::c_ulong;
 
     #[test]
     fn decode_splits_errors_from_values() {
@@ -937,11 +1070,67 @@ mod tests {
     #[test]
     fn user_addresses() {
         assert!(!plausible_user_address(0));
+        #[cfg(target_pointer_width = "64")]
         assert!(plausible_user_address(0x7ffd_0000_1000));
-        #[cfg(target_arch = "x86_64")]
+        #[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
         assert!(!plausible_user_address(0xffff_ffff_8100_0000));
         #[cfg(target_pointer_width = "32")]
         assert!(plausible_user_address(0xf7f0_0000));
+    }
+
+    #[test]
+    fn arguments_are_extended_as_the_kernel_reads_them() {
+        // C longs sign-extended: -1 stays -1 in a 64-bit register.
+        assert_eq!(signed(-1), Word::MAX);
+        assert_eq!(signed(-5), -5i64 as Word);
+        // Pointers zero-extended: an x32 address above 2 GiB keeps a clear
+        // upper half.
+        assert_eq!(unsigned(usize::MAX) as u128, usize::MAX as u128);
+        assert_eq!(unsigned(0x8000_0000) as u128, 0x8000_0000);
+    }
+
+    /// The kernel sees the counts as the C code meant them: on x32 a count
+    /// of -1 passed zero-extended would be 2^32 - 1, a valid count, and the
+    /// calls would succeed; and the signal-set pair has the layout the
+    /// kernel reads (on x32, 64-bit words), or it would answer EINVAL.
+    #[test]
+    fn the_kernel_reads_the_arguments_as_given() {
+        let mut ctx: io_context_t = core::ptr::null_mut();
+        // SAFETY: ctx is ours to write.
+        assert_eq!(unsafe { io_setup(4, &mut ctx) }, Ok(0));
+        // SAFETY: an all-zero event is a valid value.
+        let mut events: [io_event; 4] = unsafe { core::mem::zeroed() };
+        let events = events.as_mut_ptr();
+        let mut tick = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 1,
+        };
+        let tick = &raw mut tick;
+        // SAFETY: room for 4 events; the kernel checks the rest.
+        let getevents = |nr| unsafe { io_getevents(ctx, 0, nr, events, tick) };
+        assert_eq!(getevents(-1), Err(Errno::EINVAL));
+        assert_eq!(getevents(4), Ok(0));
+
+        // SAFETY: an empty signal set.
+        let mut set: libc::sigset_t = unsafe { core::mem::zeroed() };
+        // SAFETY: set is ours.
+        unsafe { libc::sigemptyset(&mut set) };
+        let pair = crate::abi::io_sigset {
+            ss: &raw mut set as c_ulong,
+            ss_len: KERNEL_SIGSET_SIZE as c_ulong,
+        };
+        let pgetevents = |nr, sigmask: *const c_void| {
+            // SAFETY: room for 4 events; the pair and the set outlive the
+            // call.
+            unsafe { io_pgetevents(ctx, 0, nr, events, tick, sigmask) }
+        };
+        if nr::IO_PGETEVENTS.is_some() {
+            assert_eq!(pgetevents(4, (&raw const pair).cast()), Ok(0));
+            assert_eq!(pgetevents(-1, (&raw const pair).cast()), Err(Errno::EINVAL));
+            assert_eq!(pgetevents(4, core::ptr::null()), Ok(0));
+        }
+        // SAFETY: the context made above, unused from here on.
+        assert_eq!(unsafe { io_destroy(ctx) }, Ok(0));
     }
 
     #[test]

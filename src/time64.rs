@@ -15,17 +15,29 @@
 //! (`EFAULT` for an unreadable one, where Debian's build crashes), and
 //! answers for the context. Only a kernel without that call (before 5.1)
 //! makes the library read it.
+//!
+//! x32 is a 32-bit target whose `time_t` is 64 bits wide already (and whose
+//! `tv_nsec` is too): there `_TIME_BITS=64` changes nothing, the two
+//! `struct timespec` are one, and the `_time64` functions are the usual
+//! ones.
 
 use core::ffi::c_long;
-
+#[cfg(not(all(target_arch = "x86_64", target_pointer_width = "32")))]
 use core::ffi::{c_ulong, c_void};
 
-use crate::abi::{io_context_t, io_event, io_sigset};
-use crate::sys::{self, Errno, SysResult};
-use crate::{events, registry};
+use crate::abi::{io_context_t, io_event};
+use crate::events;
+use crate::sys::SysResult;
+#[cfg(not(all(target_arch = "x86_64", target_pointer_width = "32")))]
+use crate::{abi::io_sigset, registry, sys, sys::Errno};
+
+/// x32's `struct timespec`, with or without `_TIME_BITS=64`.
+#[cfg(all(target_arch = "x86_64", target_pointer_width = "32"))]
+pub type Timespec64 = libc::timespec;
 
 /// glibc's `struct timespec` under `_TIME_BITS=64` on a 32-bit target: a
 /// 64-bit `tv_sec`, then a `long` `tv_nsec` padded to 64 bits.
+#[cfg(not(all(target_arch = "x86_64", target_pointer_width = "32")))]
 #[repr(C)]
 pub struct Timespec64 {
     /// Seconds.
@@ -40,11 +52,13 @@ pub struct Timespec64 {
 
 const _: () = assert!(core::mem::size_of::<Timespec64>() == 16);
 
-/// The 32-bit form of `*timeout`, if not NULL.
+/// `timeout` in the usual `struct timespec`, the 32-bit form (None for
+/// NULL).
 ///
 /// # Safety
 ///
 /// `timeout` is NULL or readable.
+#[cfg(not(all(target_arch = "x86_64", target_pointer_width = "32")))]
 unsafe fn narrow(timeout: *const Timespec64) -> Option<libc::timespec> {
     if timeout.is_null() {
         return None;
@@ -66,6 +80,7 @@ unsafe fn narrow(timeout: *const Timespec64) -> Option<libc::timespec> {
 /// # Safety
 ///
 /// As for `events::pgetevents`.
+#[cfg(not(all(target_arch = "x86_64", target_pointer_width = "32")))]
 unsafe fn for_the_kernel(
     ctx: io_context_t,
     min_nr: c_long,
@@ -96,6 +111,7 @@ unsafe fn for_the_kernel(
 /// # Safety
 ///
 /// As for `events::getevents`.
+#[cfg(not(all(target_arch = "x86_64", target_pointer_width = "32")))]
 pub unsafe fn getevents(
     ctx: io_context_t,
     min_nr: c_long,
@@ -122,6 +138,7 @@ pub unsafe fn getevents(
 /// # Safety
 ///
 /// As for `events::pgetevents`.
+#[cfg(not(all(target_arch = "x86_64", target_pointer_width = "32")))]
 pub unsafe fn pgetevents(
     ctx: io_context_t,
     min_nr: c_long,
@@ -141,4 +158,39 @@ pub unsafe fn pgetevents(
         .map_or(core::ptr::null_mut(), |t| t as *mut libc::timespec);
     // SAFETY: the caller's contract; `narrow` outlives the call.
     unsafe { events::pgetevents(ctx, min_nr, nr, events, timeout, sigmask) }
+}
+
+/// x32's io_getevents with a 64-bit-time timeout: the usual one.
+///
+/// # Safety
+///
+/// As for `events::getevents`.
+#[cfg(all(target_arch = "x86_64", target_pointer_width = "32"))]
+pub unsafe fn getevents(
+    ctx: io_context_t,
+    min_nr: c_long,
+    nr: c_long,
+    events: *mut io_event,
+    timeout: *const Timespec64,
+) -> SysResult {
+    // SAFETY: the caller's contract.
+    unsafe { events::getevents(ctx, min_nr, nr, events, timeout.cast_mut()) }
+}
+
+/// x32's io_pgetevents with a 64-bit-time timeout: the usual one.
+///
+/// # Safety
+///
+/// As for `events::pgetevents`.
+#[cfg(all(target_arch = "x86_64", target_pointer_width = "32"))]
+pub unsafe fn pgetevents(
+    ctx: io_context_t,
+    min_nr: c_long,
+    nr: c_long,
+    events: *mut io_event,
+    timeout: *const Timespec64,
+    sigmask: *mut libc::sigset_t,
+) -> SysResult {
+    // SAFETY: the caller's contract.
+    unsafe { events::pgetevents(ctx, min_nr, nr, events, timeout.cast_mut(), sigmask) }
 }

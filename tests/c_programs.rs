@@ -32,16 +32,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::{Finished, build, include_dir, libdir, root, scratch_dir, system_lib};
-
-/// Warnings are errors in every C file.
-const CFLAGS: &[&str] = &["-Wall", "-Wextra", "-Werror", "-O2"];
+use common::c_tests::{CFLAGS, Kind, Program, programs, system_include};
+use common::{Finished, build, include_dir, libdir, scratch_dir, system_lib};
 
 /// The longest any one program may run before it counts as hung.
 const TIMEOUT: Duration = Duration::from_secs(60);
-
-/// The system's header, which programs' companions are compiled against.
-const SYSTEM_HEADER: &str = "/usr/include/libaio.h";
 
 /// The ten functions libaio.a defines (their default versions).
 const DEFAULT_NAMES: [&str; 10] = [
@@ -57,106 +52,6 @@ const DEFAULT_NAMES: [&str; 10] = [
     "io_submit",
 ];
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Kind {
-    /// Built against our header and library, run.
-    Plain,
-    /// Part of another program.
-    Companion,
-    /// Reaches the LIBAIO_0.1 symbols; built against the system's libaio.
-    OldBinary,
-    /// Linked with our libaio.a.
-    StaticArchive,
-}
-
-/// One `c-tests/*.c` and what its markers say.
-#[derive(Debug)]
-struct Program {
-    /// The file name, e.g. `helpers.c`.
-    file: String,
-    path: PathBuf,
-    kind: Kind,
-    /// Files to compile against the system header and link in.
-    with_system_header: Vec<String>,
-    /// Also run against the system's libaio.
-    against_system: bool,
-    text: String,
-}
-
-impl Program {
-    /// The file name without `.c`.
-    fn stem(&self) -> &str {
-        self.file.strip_suffix(".c").unwrap()
-    }
-}
-
-fn c_tests_dir() -> PathBuf {
-    root().join("c-tests")
-}
-
-/// Every `c-tests/*.c`, in name order.
-fn programs() -> Vec<Program> {
-    let mut paths: Vec<PathBuf> = fs::read_dir(c_tests_dir())
-        .expect("read c-tests/")
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.is_file() && path.extension() == Some(OsStr::new("c")))
-        .collect();
-    paths.sort();
-    paths.into_iter().map(|path| parse(&path)).collect()
-}
-
-/// Reads a program's `/* libaio-rs: ... */` markers.
-fn parse(path: &Path) -> Program {
-    let file = path.file_name().unwrap().to_string_lossy().into_owned();
-    let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-    let mut program = Program {
-        file: file.clone(),
-        path: path.to_path_buf(),
-        kind: Kind::Plain,
-        with_system_header: Vec::new(),
-        against_system: false,
-        text: String::new(),
-    };
-    let mut kinds = Vec::new();
-    const MARKER: &str = "/* libaio-rs:";
-    for (at, _) in text.match_indices(MARKER) {
-        let body = &text[at + MARKER.len()..];
-        let end = body
-            .find("*/")
-            .unwrap_or_else(|| panic!("c-tests/{file}: unterminated marker"));
-        let words: Vec<&str> = body[..end].split_whitespace().collect();
-        match words.as_slice() {
-            ["companion"] => kinds.push(Kind::Companion),
-            ["old-binary"] => kinds.push(Kind::OldBinary),
-            ["static-archive"] => kinds.push(Kind::StaticArchive),
-            ["also-against-system-libaio"] => program.against_system = true,
-            ["with-system-header", other] => {
-                assert!(
-                    c_tests_dir().join(other).is_file(),
-                    "c-tests/{file}: with-system-header names a missing file {other}"
-                );
-                program.with_system_header.push(other.to_string());
-            }
-            _ => panic!(
-                "c-tests/{file}: unknown marker `libaio-rs: {}`",
-                words.join(" ")
-            ),
-        }
-    }
-    assert!(
-        kinds.len() <= 1,
-        "c-tests/{file}: more than one kind marker: {kinds:?}"
-    );
-    program.kind = kinds.first().copied().unwrap_or(Kind::Plain);
-    assert!(
-        program.kind == Kind::Plain
-            || (program.with_system_header.is_empty() && !program.against_system),
-        "c-tests/{file}: with-system-header and also-against-system-libaio apply to plain programs only"
-    );
-    program.text = text;
-    program
-}
-
 /// The C compiler: `$CC`, or `cc`.
 fn cc() -> Command {
     Command::new(std::env::var_os("CC").unwrap_or_else(|| OsString::from("cc")))
@@ -166,18 +61,6 @@ fn cc() -> Command {
 /// print it when it finds the library through `LD_LIBRARY_PATH`.
 fn our_libdir() -> PathBuf {
     fs::canonicalize(libdir()).unwrap_or_else(|e| panic!("{}: {e}", libdir().display()))
-}
-
-/// A copy of the system header in `dir/system-include`; returns that directory.
-fn system_include(dir: &Path) -> PathBuf {
-    assert!(
-        Path::new(SYSTEM_HEADER).exists(),
-        "{SYSTEM_HEADER} is missing: install libaio-dev (scripts/test-deps)"
-    );
-    let inc = dir.join("system-include");
-    fs::create_dir_all(&inc).unwrap();
-    fs::copy(SYSTEM_HEADER, inc.join("libaio.h")).unwrap();
-    inc
 }
 
 /// A command running `program` in a known environment: no preloads, no
@@ -209,48 +92,10 @@ fn run_passing(cmd: &mut Command, dir: &Path, label: &str) -> Result<String, Str
     }
 }
 
-/// Compiles a plain program (and its companions) into `dir`, against our
-/// header and library, with `defines` (`-D...`) added to the program's own
-/// compilation.
+/// [`common::c_tests::build_plain`] with `$CC` (or `cc`) and our library.
 fn build_plain(program: &Program, dir: &Path, defines: &[&str]) -> Result<PathBuf, String> {
-    let mut objects = Vec::new();
-    if !program.with_system_header.is_empty() {
-        let inc = system_include(dir);
-        for other in &program.with_system_header {
-            let object = dir.join(format!("{other}.o"));
-            build(
-                cc().args(CFLAGS)
-                    .arg("-I")
-                    .arg(&inc)
-                    .arg("-c")
-                    .arg(c_tests_dir().join(other))
-                    .arg("-o")
-                    .arg(&object),
-            )?;
-            objects.push(object);
-        }
-    }
-    let exe = dir.join(program.stem());
-    let lib = libdir();
-    build(
-        cc().args(CFLAGS)
-            .args(defines)
-            .arg("-I")
-            .arg(include_dir())
-            .arg(&program.path)
-            .args(&objects)
-            .arg("-L")
-            .arg(lib)
-            .arg("-laio")
-            .arg(format!("-Wl,-rpath,{}", lib.display()))
-            // RUNPATH, which LD_LIBRARY_PATH overrides for the run against
-            // the system's library.
-            .arg("-Wl,--enable-new-dtags")
-            .arg("-pthread")
-            .arg("-o")
-            .arg(&exe),
-    )?;
-    Ok(exe)
+    let cc = std::env::var_os("CC").unwrap_or_else(|| OsString::from("cc"));
+    common::c_tests::build_plain(program, dir, defines, &cc, libdir())
 }
 
 /// Builds and runs one plain program: against our library, and against the

@@ -78,7 +78,7 @@ fn run(exe: &Path, args: &[&str], mode: Option<&str>) -> Result<String, String> 
         mode.unwrap_or("0")
     );
     let dir = exe.parent().unwrap();
-    let finished = run_to_files(&mut cmd, dir, &label, Duration::from_secs(90))?;
+    let finished = run_to_files(&mut cmd, dir, &label, hang_limit(Duration::from_secs(90)))?;
     if finished.status.success() {
         Ok(finished.stdout)
     } else {

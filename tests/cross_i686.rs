@@ -7,10 +7,11 @@
 //!   are there (a missing one is a failure, not a skip).
 //! - Debian's i386 packages are the reference: bookworm's libaio1 0.3.113-4
 //!   (`libaio.so.1.0.2`) and trixie's libaio1t64 0.3.113-8+b1
-//!   (`libaio.so.1t64.0.2`), fetched once into `target/debian-i386/` with
-//!   apt-get and a private configuration (nothing is installed, the system's
-//!   apt state is not touched). Exported symbols, version trees, SONAMEs and
-//!   NEEDED entries must be the same.
+//!   (`libaio.so.1t64.0.2`), fetched once with apt-get and a private
+//!   configuration (nothing is installed, the system's apt state is not
+//!   touched). (Their exported symbols, version trees, SONAMEs and NEEDED
+//!   entries are compared with ours by `tests/architectures.rs`, as on every
+//!   architecture.)
 //! - 32-bit C programs run against both: `c-tests/real_io.c`,
 //!   `c-tests/helpers.c` (with `helpers_sys.c` against a copy of the
 //!   system's architecture-independent libaio.h; a build with deliberately
@@ -49,6 +50,7 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use common::elf::dynamic;
 use common::{Finished, build, debian_archive_package, root, run, run_ok, scratch_dir};
 
 /// The Rust target the library is cross-built for.
@@ -58,10 +60,6 @@ const RUST_TARGET: &str = "i686-unknown-linux-gnu";
 /// libc6-i386-cross).
 const CROSS_LIBC_DIR: &str = "/usr/i686-linux-gnu/lib";
 const LOADER: &str = "/usr/i686-linux-gnu/lib/ld-linux.so.2";
-
-/// The system's libaio.h (libaio-dev); the header is the same for every
-/// architecture.
-const SYSTEM_HEADER: &str = "/usr/include/libaio.h";
 
 /// Warnings are errors in every C file.
 const CFLAGS: &[&str] = &["-Wall", "-Wextra", "-Werror", "-O2"];
@@ -115,38 +113,6 @@ fn check_tools() {
     assert!(runs("strace"), "strace is missing (scripts/test-deps)");
 }
 
-/// Installs the Rust target with rustup when the toolchain lacks it.
-fn ensure_rust_target() {
-    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
-    let installed = || {
-        let out = run_ok(Command::new(&rustc).args(["--print", "sysroot"]));
-        let sysroot = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-        sysroot
-            .join("lib/rustlib")
-            .join(RUST_TARGET)
-            .join("lib")
-            .is_dir()
-    };
-    if installed() {
-        return;
-    }
-    let out = Command::new("rustup")
-        .args(["target", "add", RUST_TARGET])
-        .output()
-        .unwrap_or_else(|e| {
-            panic!(
-                "the Rust target {RUST_TARGET} is not installed, and rustup cannot be run \
-                 ({e}): install the target's standard library"
-            )
-        });
-    assert!(
-        out.status.success() && installed(),
-        "`rustup target add {RUST_TARGET}` failed ({}):\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// Our 32-bit build's library directory (libaio.so.1, libaio.so.1t64,
 /// libaio.a), cross-built once per test run (make does nothing when it is up
 /// to date).
@@ -154,7 +120,7 @@ fn our_libdir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         check_tools();
-        ensure_rust_target();
+        common::ensure_rust_target(RUST_TARGET);
         let base = root().join("target/cross-i686");
         let cargo_dir = base.join("cargo");
         let start = Instant::now();
@@ -213,161 +179,6 @@ fn debian_package(dist: &str, package: &str, version: &str, library: &str) -> Pa
 }
 
 // ---------------------------------------------------------------------------
-// The ELF view: symbols, versions, dynamic section.
-
-fn readelf(flag: &str, file: &Path) -> String {
-    let out = run_ok(Command::new(cross("readelf")).arg("-W").arg(flag).arg(file));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// The defined global symbols of `--dyn-syms`, with their versions
-/// (`name@@VER` default, `name@VER` compat) and types (`FUNC`, or `OBJECT`
-/// for the version nodes).
-fn exported(lib: &Path) -> BTreeSet<String> {
-    readelf("--dyn-syms", lib)
-        .lines()
-        .filter_map(|line| {
-            let f: Vec<&str> = line.split_whitespace().collect();
-            // Num: Value Size Type Bind Vis Ndx Name
-            (f.len() >= 8 && f[4] == "GLOBAL" && f[6] != "UND")
-                .then(|| format!("{} {}", f[7], f[3]))
-        })
-        .collect()
-}
-
-/// The undefined symbols of `--dyn-syms`: what the library imports.
-fn imported(lib: &Path) -> BTreeSet<String> {
-    readelf("--dyn-syms", lib)
-        .lines()
-        .filter_map(|line| {
-            let f: Vec<&str> = line.split_whitespace().collect();
-            (f.len() >= 8 && f[6] == "UND").then(|| f[7].to_owned())
-        })
-        .collect()
-}
-
-/// The version definitions (`-V`), without addresses: each node with its
-/// flags and parent.
-fn version_tree(lib: &Path) -> Vec<String> {
-    let text = readelf("-V", lib);
-    let section = text
-        .split("Version definition section")
-        .nth(1)
-        .and_then(|s| s.split("Version needs section").next())
-        .unwrap_or_else(|| panic!("{}: no version definition section", lib.display()));
-    section
-        .lines()
-        .filter_map(|line| {
-            let rest = line.split_once(':').map(|(_, r)| r.trim())?;
-            (rest.starts_with("Rev:") || rest.starts_with("Parent")).then(|| rest.to_owned())
-        })
-        .collect()
-}
-
-/// The values of one tag of the dynamic section (`-d`).
-fn dynamic(file: &Path, tag: &str) -> Vec<String> {
-    readelf("-d", file)
-        .lines()
-        .filter_map(|line| {
-            let open = line.find('(')?;
-            let close = line.find(')')?;
-            (&line[open + 1..close] == tag).then(|| line[close + 1..].trim().to_owned())
-        })
-        .collect()
-}
-
-#[test]
-fn symbols_and_versions_match_debians_i386_libraries() {
-    let ours = our_libdir();
-    let debian = debian();
-    for (file, theirs, soname) in [
-        (
-            "libaio.so.1.0.2",
-            debian.bookworm.join("libaio.so.1.0.2"),
-            "libaio.so.1",
-        ),
-        (
-            "libaio.so.1t64.0.2",
-            debian.trixie.join("libaio.so.1t64.0.2"),
-            "libaio.so.1t64",
-        ),
-    ] {
-        let mine = ours.join(file);
-        let header = readelf("-h", &mine);
-        assert!(
-            header.contains("ELF32") && header.contains("Intel 80386"),
-            "{file} is not a 32-bit x86 object:\n{header}"
-        );
-        assert_eq!(
-            exported(&mine),
-            exported(&theirs),
-            "{file}: exported symbols differ from Debian's {}",
-            theirs.display()
-        );
-        assert_eq!(
-            version_tree(&mine),
-            version_tree(&theirs),
-            "{file}: version tree differs from Debian's"
-        );
-        for tag in ["SONAME", "NEEDED"] {
-            assert_eq!(
-                dynamic(&mine, tag),
-                dynamic(&theirs, tag),
-                "{file}: {tag} differs from Debian's"
-            );
-        }
-        assert_eq!(
-            dynamic(&mine, "SONAME"),
-            [format!("Library soname: [{soname}]")]
-        );
-        assert!(
-            dynamic(&mine, "TEXTREL").is_empty(),
-            "{file} has text relocations"
-        );
-        // The system calls go through libc's syscall(), like Debian's; all
-        // imports come from glibc, none from a Rust or GCC runtime.
-        let imports = imported(&mine);
-        assert!(
-            imports.iter().any(|s| s.starts_with("syscall@GLIBC_")),
-            "{file} does not import syscall: {imports:?}"
-        );
-        assert!(
-            imported(&theirs)
-                .iter()
-                .any(|s| s.starts_with("syscall@GLIBC_")),
-            "Debian's {file} does not import syscall"
-        );
-        for import in &imports {
-            assert!(
-                import.contains("@GLIBC_") || !import.contains('@'),
-                "{file} imports {import}"
-            );
-            assert!(
-                !import.contains("Unwind") && !import.contains("rust") && !import.contains("GCC_"),
-                "{file} imports {import}"
-            );
-        }
-        println!(
-            "{file}: {} symbols, versions, SONAME and NEEDED as in Debian's",
-            exported(&mine).len()
-        );
-    }
-    let t64 = exported(&ours.join("libaio.so.1t64.0.2"));
-    for name in [
-        "io_getevents_time64@@LIBAIO_0.6 FUNC",
-        "io_pgetevents_time64@@LIBAIO_0.6 FUNC",
-    ] {
-        assert!(t64.contains(name), "libaio.so.1t64 lacks {name}: {t64:?}");
-    }
-    assert!(
-        !exported(&ours.join("libaio.so.1.0.2"))
-            .iter()
-            .any(|s| s.contains("time64")),
-        "libaio.so.1 exports a _time64 function"
-    );
-}
-
-// ---------------------------------------------------------------------------
 // Building and running 32-bit programs.
 
 /// The C compiler, warnings as errors.
@@ -407,18 +218,6 @@ fn link_options(cmd: &mut Command, link: Link, dirs: &[&Path]) {
         .arg(format!("-Wl,-rpath,{}", runpath.join(":")))
         .arg("-Wl,--enable-new-dtags")
         .arg("-pthread");
-}
-
-/// A copy of the system header in `dir/system-include`; returns that directory.
-fn system_include(dir: &Path) -> PathBuf {
-    assert!(
-        Path::new(SYSTEM_HEADER).exists(),
-        "{SYSTEM_HEADER} is missing: install libaio-dev (scripts/test-deps)"
-    );
-    let inc = dir.join("system-include");
-    fs::create_dir_all(&inc).unwrap();
-    fs::copy(SYSTEM_HEADER, inc.join("libaio.h")).unwrap();
-    inc
 }
 
 fn c_tests() -> PathBuf {
@@ -760,7 +559,7 @@ fn c_tests_pass_on_i686_with_both_libraries() {
 
     // helpers.c: our inline helpers against the system header's, byte for
     // byte, on the i386 layout.
-    let inc = system_include(&dir);
+    let inc = common::c_tests::system_include(&dir);
     let helpers_sys = dir.join("helpers_sys.o");
     build_ok(
         cc().arg("-I")

@@ -51,8 +51,12 @@ const POLLIN: i64 = libc::POLLIN as i64;
 const POLLIN_RDNORM: i64 = (libc::POLLIN | libc::POLLRDNORM) as i64;
 const POLLHUP: i64 = libc::POLLHUP as i64;
 
-const IO_GETEVENTS: &str = "208";
-const IO_PGETEVENTS: &str = "333";
+/// The system calls a waiter blocks in, as this architecture numbers them.
+const IO_GETEVENTS: c_long = aio_rs::syscall_numbers::IO_GETEVENTS;
+const IO_PGETEVENTS: c_long = match aio_rs::syscall_numbers::IO_PGETEVENTS {
+    Some(nr) => nr,
+    None => panic!("io_pgetevents is needed here"),
+};
 
 // ------------------------------------------------------------ shared state
 
@@ -88,7 +92,7 @@ fn in_child_process(name: &str) -> bool {
             // reads the ring of a live context whenever it holds enough,
             // which the io_destroy race must not let it do.
             .env_remove("LIBAIO_USERSPACE_REAP"),
-        Duration::from_secs(40),
+        hang_limit(Duration::from_secs(40)),
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     print!("{stdout}");
@@ -113,14 +117,17 @@ fn number(event: &io_event) -> usize {
     event.data as usize - 1
 }
 
+/// The event's result, signed (`res` is an `unsigned long`: on 32-bit
+/// targets a negated errno must be read as a 32-bit `long`).
+#[allow(clippy::unnecessary_cast)]
 fn res(event: &io_event) -> i64 {
-    event.res as i64
+    event.res as c_long as i64
 }
 
 fn timespec(d: Duration) -> libc::timespec {
     libc::timespec {
         tv_sec: d.as_secs() as libc::time_t,
-        tv_nsec: d.subsec_nanos() as libc::c_long,
+        tv_nsec: d.subsec_nanos() as _,
     }
 }
 
@@ -326,7 +333,7 @@ fn proc_aio(name: &str) -> i64 {
 fn read_back(fd: c_int, offset: i64, len: usize) -> Vec<u8> {
     let mut buf = AlignedBuf::new(len.next_multiple_of(4096), 0);
     // SAFETY: reading into our buffer.
-    let n = unsafe { libc::pread(fd, buf.as_mut_ptr().cast(), len, offset) };
+    let n = unsafe { libc::pread64(fd, buf.as_mut_ptr().cast(), len, offset) };
     assert_eq!(
         n,
         len as isize,
@@ -342,14 +349,14 @@ fn gettid() -> libc::pid_t {
 }
 
 /// Whether thread `tid` of this process is blocked in system call `nr`.
-fn blocked_in(tid: libc::pid_t, nr: &str) -> bool {
+fn blocked_in(tid: libc::pid_t, nr: c_long) -> bool {
     std::fs::read_to_string(format!("/proc/self/task/{tid}/syscall")).is_ok_and(|s| {
         let now = s.split_whitespace().next();
-        now == Some(nr) || io_uring::waits_in(now)
+        now == Some(nr.to_string().as_str()) || io_uring::waits_in(now)
     })
 }
 
-fn wait_until_blocked(tid: libc::pid_t, nr: &str) {
+fn wait_until_blocked(tid: libc::pid_t, nr: c_long) {
     wait_for(
         &format!("thread {tid} to block in system call {nr}"),
         || blocked_in(tid, nr),

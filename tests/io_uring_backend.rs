@@ -508,7 +508,9 @@ fn with_io_uring_disabled_contexts_are_kernel_aio() {
 #[test]
 fn with_io_uring_setup_refused_contexts_are_kernel_aio() {
     in_child!("with_io_uring_setup_refused_contexts_are_kernel_aio");
-    let ours = with_calls_filtered(&[libc::SYS_io_uring_setup], || transcript(ours()));
+    let ours = with_calls_filtered(&[aio_rs::syscall_numbers::IO_URING_SETUP], || {
+        transcript(ours())
+    });
     println!("{ours:#?}");
     assert_eq!(ours[0], "kernel ring: true");
     assert_eq!(ours, transcript(system()));

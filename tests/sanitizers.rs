@@ -60,9 +60,6 @@ const TIMEOUT: Duration = Duration::from_secs(180);
 /// `LIBAIO_RS_SOAK_ROUNDS` for the soak program.
 const SOAK_ROUNDS: &str = "40";
 
-/// The system's header, which companions and the old binary are built against.
-const SYSTEM_HEADER: &str = "/usr/include/libaio.h";
-
 /// The exit code valgrind gives a process in which it found errors.
 const MEMCHECK_ERROR_EXIT: i32 = 99;
 
@@ -251,13 +248,7 @@ struct Builder {
 
 impl Builder {
     fn new(checker: Checker, dir: PathBuf) -> Builder {
-        assert!(
-            Path::new(SYSTEM_HEADER).exists(),
-            "{SYSTEM_HEADER} is missing: install libaio-dev (scripts/test-deps)"
-        );
-        let system_include = dir.join("system-include");
-        fs::create_dir_all(&system_include).unwrap();
-        fs::copy(SYSTEM_HEADER, system_include.join("libaio.h")).unwrap();
+        let system_include = common::c_tests::system_include(&dir);
         let mut builder = Builder {
             checker,
             dir,

@@ -4,41 +4,11 @@
 
 mod common;
 
+use common::elf::{expected_from_table, exported, version_tree};
 use common::*;
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
-
-/// `readelf --dyn-syms`: the names of the defined global symbols, with
-/// their versions (`name@@VER` default, `name@VER` compat).
-fn exported(lib: &Path) -> BTreeSet<String> {
-    let out = run_ok(Command::new("readelf").args(["-W", "--dyn-syms"]).arg(lib));
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|line| {
-            let f: Vec<&str> = line.split_whitespace().collect();
-            // Num: Value Size Type Bind Vis Ndx Name
-            (f.len() >= 8 && f[4] == "GLOBAL" && f[6] != "UND").then(|| {
-                // readelf appends " (N)" version indexes on some versions.
-                f[7].to_owned()
-            })
-        })
-        .collect()
-}
-
-/// What src/symbols.txt says the library exports.
-fn expected_from_table() -> BTreeSet<String> {
-    let out = run_ok(
-        Command::new("awk")
-            .args(["-v", "what=dynsym", "-f"])
-            .arg(root().join("scripts/symbols.awk"))
-            .arg(root().join("src/symbols.txt")),
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_owned)
-        .collect()
-}
 
 /// `readelf -d`: (tag, value) pairs of the dynamic section.
 fn dynamic(lib: &Path) -> Vec<(String, String)> {
@@ -54,25 +24,6 @@ fn dynamic(lib: &Path) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The version definitions (`readelf -V`), without addresses: each node
-/// with its flags and parent.
-fn version_tree(lib: &Path) -> Vec<String> {
-    let out = run_ok(Command::new("readelf").args(["-W", "-V"]).arg(lib));
-    let text = String::from_utf8_lossy(&out.stdout);
-    let section = text
-        .split("Version definition section")
-        .nth(1)
-        .and_then(|s| s.split("Version needs section").next())
-        .expect("a version definition section");
-    section
-        .lines()
-        .filter_map(|line| {
-            let rest = line.split_once(':').map(|(_, r)| r.trim())?;
-            (rest.starts_with("Rev:") || rest.starts_with("Parent")).then(|| rest.to_owned())
-        })
-        .collect()
-}
-
 #[test]
 fn exports_exactly_the_symbols_of_the_system_libaio() {
     let ours = exported(&our_lib());
@@ -83,7 +34,7 @@ fn exports_exactly_the_symbols_of_the_system_libaio() {
     );
     assert_eq!(
         ours,
-        expected_from_table(),
+        expected_from_table("classic", 64),
         "exported symbols differ from src/symbols.txt"
     );
     // Sanity: the list is the full one, compat symbols included.

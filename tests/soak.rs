@@ -940,7 +940,8 @@ fn zeroed_file(fs: Fs) -> SoakFile {
     let chunk = AlignedBuf::new(1 << 20, 0);
     for offset in (0..FILE_BLOCKS * BLOCK).step_by(chunk.len()) {
         // SAFETY: writing our buffer to our descriptor.
-        let n = unsafe { libc::pwrite(file.fd, chunk.as_ptr().cast(), chunk.len(), offset as i64) };
+        let n =
+            unsafe { libc::pwrite64(file.fd, chunk.as_ptr().cast(), chunk.len(), offset as i64) };
         assert_eq!(n, chunk.len() as isize);
     }
     // SAFETY: our descriptor.
@@ -1151,7 +1152,7 @@ fn read_back_and_check(lib: &Aio, files: &[SoakFile]) -> usize {
             let mut list: Vec<*mut iocb> = ios.iter_mut().map(|io| io as *mut iocb).collect();
             ctx.submit(&mut list);
             for event in ctx.reap(DEPTH) {
-                assert_eq!(event.res, CHUNK as u64);
+                assert_eq!(event.res, CHUNK as _);
                 let i = event.data as usize - 1;
                 let first = (round + i * CHUNK) / BLOCK;
                 for (k, block_data) in bufs[i].chunks(BLOCK).enumerate() {

@@ -45,7 +45,7 @@ pub fn on() -> bool {
 pub fn expect(case: &Case) -> E {
     let reaps = [Getevents, Pgetevents, Getevents01];
     match (case.func, case.arg, case.val, case.base) {
-        (Cancel | Cancel01, Ctx, OtherLib, _) => case.expect,
+        (Cancel | Cancel01, Ctx, OtherLib, _) => super::expectation(case),
         (_, Ctx, OtherLib, _) => CONTEXTS,
         (Submit, Iocbs | Iocb, Unmapped, _)
         | (Cancel | Cancel01, Iocb, Unmapped, _)
@@ -60,6 +60,6 @@ pub fn expect(case: &Case) -> E {
             "under the io_uring backend the library reads `*timeout` for every call on its \
              contexts (README.md, The io_uring backend)",
         ),
-        _ => case.expect,
+        _ => super::expectation(case),
     }
 }

@@ -14,6 +14,9 @@
 
 #![allow(dead_code)]
 
+pub mod c_tests;
+pub mod elf;
+
 use std::ffi::{CStr, CString, c_int, c_long, c_void};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -76,10 +79,15 @@ pub fn include_dir() -> PathBuf {
     root().join("include")
 }
 
-/// The system's libaio.so.1 (Debian's libaio1), the reference.
+/// The system's libaio.so.1 (Debian's libaio1), the reference: where the C
+/// compiler finds it, or the file named by `LIBAIO_RS_SYSTEM_LIB` (where the
+/// tests run without a compiler, in the guests of `tests/foreign.rs`).
 pub fn system_lib() -> PathBuf {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
     PATH.get_or_init(|| {
+        if let Some(path) = std::env::var_os("LIBAIO_RS_SYSTEM_LIB") {
+            return PathBuf::from(path);
+        }
         let out = run_ok(Command::new("cc").arg("-print-file-name=libaio.so.1"));
         let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
         assert!(
@@ -159,6 +167,31 @@ pub fn scratch_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// An address no process can use: in the kernel's half of the address space
+/// on 64-bit targets (as libaio's own tests use), and on 32-bit ones the
+/// last page of the 4 GiB, above the highest address a 32-bit process may
+/// map. Where the kernel owns the upper half of the address space (x86_64,
+/// aarch64, riscv64, loongarch64) the library declines to read through it
+/// ([`library_reads_kernel_address`]); elsewhere (s390x's separate address
+/// spaces, 32-bit processes, ...) it is an unmapped address like any other.
+pub const KERNEL_ADDRESS: usize = if cfg!(target_pointer_width = "64") {
+    0xffff_ffff_8100_0000_u64 as usize
+} else {
+    0xffff_f000
+};
+
+/// x32, where the reference is Debian's libaio source built for x32
+/// (`tests/foreign.rs`), which passes negative counts to the kernel
+/// zero-extended and io_pgetevents' signal-set pair with 32-bit words (README:
+/// Architectures): where that shows, the tests expect it.
+pub const X32: bool = cfg!(all(target_arch = "x86_64", target_pointer_width = "32"));
+
+/// Whether our library reads through [`KERNEL_ADDRESS`], as libaio does,
+/// rather than leaving it to the kernel.
+pub fn library_reads_kernel_address() -> bool {
+    aio_rs::plausible_user_address(KERNEL_ADDRESS)
+}
+
 /// Which of the two libraries a loaded `Aio` is.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Which {
@@ -232,7 +265,7 @@ impl Aio {
             let n = CString::new(name).unwrap();
             let v = CString::new(version).unwrap();
             // SAFETY: valid handle and C strings.
-            let p = unsafe { libc::dlvsym(handle, n.as_ptr(), v.as_ptr()) };
+            let p = unsafe { dlvsym(handle, n.as_ptr(), v.as_ptr()) };
             assert!(!p.is_null(), "{}: no {name}@{version}", path.display());
             p
         };
@@ -294,6 +327,17 @@ impl Aio {
             }
         }
     }
+}
+
+unsafe extern "C" {
+    /// glibc's dlsym by symbol version (in libc.so.6 since glibc 2.34).
+    /// Declared here: the libc crate has it only from 0.2.176, and the
+    /// crate's declared minimum is older (see Cargo.toml).
+    fn dlvsym(
+        handle: *mut c_void,
+        symbol: *const std::ffi::c_char,
+        version: *const std::ffi::c_char,
+    ) -> *mut c_void;
 }
 
 fn dlerror() -> String {
@@ -605,7 +649,7 @@ pub fn without_reaping_calls<T: Send>(f: impl FnOnce() -> T + Send) -> T {
     std::thread::scope(|scope| {
         scope
             .spawn(|| {
-                install_filter(&[libc::SYS_io_getevents, SYS_IO_PGETEVENTS]);
+                install_filter(&reaping_calls());
                 f()
             })
             .join()
@@ -613,12 +657,47 @@ pub fn without_reaping_calls<T: Send>(f: impl FnOnce() -> T + Send) -> T {
     })
 }
 
-#[cfg(target_arch = "x86_64")]
-const AUDIT_ARCH: u32 = 0xc000_003e; // AUDIT_ARCH_X86_64
-#[cfg(target_arch = "x86_64")]
-const SYS_IO_PGETEVENTS: i64 = 333;
+/// The system call numbers of io_getevents and io_pgetevents here, as the
+/// library makes them.
+pub fn reaping_calls() -> Vec<c_long> {
+    use aio_rs::syscall_numbers::{IO_GETEVENTS, IO_PGETEVENTS};
+    std::iter::once(IO_GETEVENTS).chain(IO_PGETEVENTS).collect()
+}
 
-fn install_filter(syscalls: &[i64]) {
+/// `AUDIT_ARCH_*` of this target (linux/audit.h), which a seccomp filter sees
+/// in `seccomp_data.arch`. x32 is `AUDIT_ARCH_X86_64`: its system call
+/// numbers carry the x32 bit instead.
+const AUDIT_ARCH: u32 = if cfg!(target_arch = "x86_64") {
+    0xc000_003e
+} else if cfg!(target_arch = "x86") {
+    0x4000_0003
+} else if cfg!(target_arch = "aarch64") {
+    0xc000_00b7
+} else if cfg!(all(target_arch = "arm", target_endian = "little")) {
+    0x4000_0028
+} else if cfg!(all(target_arch = "powerpc64", target_endian = "little")) {
+    0xc000_0015
+} else if cfg!(target_arch = "powerpc64") {
+    0x8000_0015
+} else if cfg!(target_arch = "powerpc") {
+    0x0000_0014
+} else if cfg!(target_arch = "s390x") {
+    0x8000_0016
+} else if cfg!(target_arch = "riscv64") {
+    0xc000_00f3
+} else if cfg!(target_arch = "loongarch64") {
+    0xc000_0102
+} else if cfg!(all(target_arch = "mips64", target_endian = "little")) {
+    0xc000_0008
+} else if cfg!(target_arch = "sparc64") {
+    0x8000_002b
+} else if cfg!(target_arch = "m68k") {
+    0x0000_0004
+} else {
+    panic!("AUDIT_ARCH of this architecture: add it to tests/common/mod.rs")
+};
+
+fn install_filter(syscalls: &[c_long]) {
     const LD_W_ABS: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
     const JEQ_K: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
     const RET_K: u16 = 0x06; // BPF_RET | BPF_K
@@ -669,6 +748,17 @@ fn install_filter(syscalls: &[i64]) {
             std::io::Error::last_os_error()
         );
     }
+}
+
+/// A time limit past which something counts as hung, stretched by the
+/// factor in `LIBAIO_RS_SLOWDOWN` (set where the tests run emulated, in the
+/// guests of `tests/foreign.rs`). Never a measurement: a bound on a hang.
+pub fn hang_limit(limit: Duration) -> Duration {
+    let factor = std::env::var("LIBAIO_RS_SLOWDOWN")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+        .unwrap_or(1);
+    limit * factor.max(1)
 }
 
 /// What a program that ran to its end printed.
@@ -787,16 +877,213 @@ pub fn debian_archive_package(dist: &str, arch: &str, package: &str, version: &s
         return extracted;
     }
     let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("lists/partial")).unwrap();
-    std::fs::create_dir_all(dir.join("cache/archives/partial")).unwrap();
-    std::fs::write(
-        dir.join("sources.list"),
-        format!("deb [arch={arch}] http://deb.debian.org/debian {dist} main\n"),
+    let debs = Apt::new(
+        &dir,
+        arch,
+        &[format!(
+            "deb [arch={arch}] http://deb.debian.org/debian {dist} main"
+        )],
     )
-    .unwrap();
-    let apt = |args: &[&str]| {
-        let mut cmd = Command::new("apt-get");
-        cmd.current_dir(&dir)
+    .download(&[format!("{package}:{arch}={version}")]);
+    run_ok(
+        Command::new("dpkg-deb")
+            .arg("-x")
+            .arg(&debs[0])
+            .arg(&extracted),
+    );
+    std::fs::write(&done, "").unwrap();
+    extracted
+}
+
+/// Installs the Rust target's standard library with rustup when the
+/// toolchain lacks it.
+pub fn ensure_rust_target(target: &str) {
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let installed = || {
+        let out = run_ok(Command::new(&rustc).args(["--print", "sysroot"]));
+        let sysroot = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        sysroot
+            .join("lib/rustlib")
+            .join(target)
+            .join("lib")
+            .is_dir()
+    };
+    if installed() {
+        return;
+    }
+    let out = Command::new("rustup")
+        .args(["target", "add", target])
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "the Rust target {target} is not installed, and rustup cannot be run ({e}): \
+                 install the target's standard library"
+            )
+        });
+    assert!(
+        out.status.success() && installed(),
+        "`rustup target add {target}` failed ({}):\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Whether a nightly toolchain with the standard library's source is there,
+/// for the targets that rustup ships no standard library for
+/// (`-Zbuild-std`).
+pub fn nightly_available() -> bool {
+    Command::new("rustc")
+        .args(["+nightly", "--print", "sysroot"])
+        .output()
+        .ok()
+        .filter(|out| out.status.success())
+        .is_some_and(|out| {
+            let sysroot = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+            sysroot.join("lib/rustlib/src/rust/library/std").is_dir()
+        })
+}
+
+/// A command with the environment of a nested build: not a sub-make or
+/// sub-cargo of whatever runs the tests.
+pub fn clean_command(program: &str) -> Command {
+    let mut cmd = Command::new(program);
+    for var in [
+        "MAKEFLAGS",
+        "MFLAGS",
+        "MAKELEVEL",
+        "CARGO_TARGET_DIR",
+        "RUSTFLAGS",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+/// The C toolchain the Makefile cross-builds with: its `CC`, `LD`,
+/// `OBJCOPY` and `AR`.
+pub struct CrossTools {
+    pub cc: String,
+    pub ld: String,
+    pub objcopy: String,
+    pub ar: String,
+}
+
+impl CrossTools {
+    /// Debian's cross toolchain `<gnu>-gcc`, `<gnu>-ld`, ...
+    pub fn gnu(gnu: &str) -> CrossTools {
+        CrossTools {
+            cc: format!("{gnu}-gcc"),
+            ld: format!("{gnu}-ld"),
+            objcopy: format!("{gnu}-objcopy"),
+            ar: format!("{gnu}-ar"),
+        }
+    }
+}
+
+/// Cross-builds the library with the Makefile for the Rust target
+/// `rust_target` with `tools` (nightly `-Zbuild-std=core` where rustup has
+/// no standard library for the target), into `target/foreign/<name>/build/`;
+/// returns its `lib` directory. Cargo's files go to `target/foreign/cargo/`.
+/// (Cargo serialises its own builds; `flock` serialises the Makefile's.)
+pub fn cross_build(name: &str, rust_target: &str, tools: &CrossTools, build_std: bool) -> PathBuf {
+    if !build_std {
+        ensure_rust_target(rust_target);
+    }
+    let base = root().join("target/foreign").join(name);
+    std::fs::create_dir_all(&base).unwrap();
+    // tests/architectures.rs and tests/foreign.rs build the same libraries,
+    // maybe at once: one make at a time for each (the second finds it built).
+    let mut make = clean_command("flock");
+    make.arg(base.join("build.lock"))
+        .arg("make")
+        .arg("-C")
+        .arg(root())
+        .arg("-s")
+        .arg(format!("RUST_TARGET={rust_target}"))
+        .arg(format!("CC={}", tools.cc))
+        .arg(format!("LD={}", tools.ld))
+        .arg(format!("OBJCOPY={}", tools.objcopy))
+        .arg(format!("AR={}", tools.ar))
+        .arg(format!("BUILD={}", base.join("build").display()))
+        .arg(format!(
+            "CARGO_TARGET_DIR={}",
+            root().join("target/foreign/cargo").display()
+        ));
+    if build_std {
+        make.arg("CARGO=cargo +nightly")
+            .arg("CARGO_FLAGS=-Zbuild-std=core");
+    }
+    run_ok(make.arg("lib"));
+    base.join("build/lib")
+}
+
+/// Debian's libaio.so.1.0.2 built from Debian's own source package
+/// (bookworm's 0.3.113-4, every Debian patch applied, among them its x32
+/// support) with the C compiler `cc`, by its own Makefile: the reference for
+/// an architecture whose Debian build cannot be fetched here (x32 is a ports
+/// architecture). Built once; returns the directory holding the library.
+pub fn debian_libaio_from_source(name: &str, cc: &str) -> PathBuf {
+    let dir = root()
+        .join("target/debian-packages")
+        .join(format!("source-libaio-{name}"));
+    let lib = dir.join("lib");
+    if dir.join("built").exists() {
+        return lib;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let apt = Apt::new(
+        &dir.join("apt"),
+        "amd64",
+        &["deb-src http://deb.debian.org/debian bookworm main".into()],
+    );
+    apt.source("libaio=0.3.113-4");
+    let src = dir.join("apt/libaio-0.3.113/src");
+    run_ok(
+        Command::new("make")
+            .arg("-C")
+            .arg(&src)
+            .arg(format!("CC={cc}"))
+            .arg("libaio.so.1.0.2")
+            .env_remove("MAKEFLAGS")
+            .env_remove("MAKELEVEL"),
+    );
+    std::fs::create_dir_all(&lib).unwrap();
+    std::fs::copy(src.join("libaio.so.1.0.2"), lib.join("libaio.so.1.0.2")).unwrap();
+    std::os::unix::fs::symlink("libaio.so.1.0.2", lib.join("libaio.so.1")).unwrap();
+    drop(apt);
+    let _ = std::fs::remove_dir_all(dir.join("apt"));
+    std::fs::write(dir.join("built"), "").unwrap();
+    lib
+}
+
+/// apt-get with a private configuration, for Debian packages of one
+/// architecture: its sources.list, lists and cache live in its directory
+/// (the lists and cache are removed when it is dropped); nothing is
+/// installed, and the system's apt configuration and state are not touched.
+pub struct Apt {
+    dir: PathBuf,
+    arch: String,
+}
+
+impl Apt {
+    /// Sets up `dir` with these sources.list lines and reads the lists.
+    pub fn new(dir: &Path, arch: &str, sources: &[String]) -> Apt {
+        std::fs::create_dir_all(dir.join("lists/partial")).unwrap();
+        std::fs::create_dir_all(dir.join("cache/archives/partial")).unwrap();
+        std::fs::write(dir.join("sources.list"), sources.join("\n") + "\n").unwrap();
+        let apt = Apt {
+            dir: dir.to_owned(),
+            arch: arch.to_owned(),
+        };
+        apt.run("apt-get", &["update"]);
+        apt
+    }
+
+    fn run(&self, tool: &str, args: &[&str]) -> String {
+        let dir = &self.dir;
+        let arch = &self.arch;
+        let mut cmd = Command::new(tool);
+        cmd.current_dir(dir)
             .arg(format!(
                 "-o=Dir::Etc::SourceList={}",
                 dir.join("sources.list").display()
@@ -806,6 +1093,7 @@ pub fn debian_archive_package(dist: &str, arch: &str, package: &str, version: &s
                 "-o=Dir::State::Lists={}",
                 dir.join("lists").display()
             ))
+            .arg("-o=Dir::State::status=/dev/null")
             .arg(format!("-o=Dir::Cache={}", dir.join("cache").display()))
             .arg("-o=APT::Sandbox::User=root")
             .arg(format!("-o=APT::Architecture={arch}"))
@@ -814,17 +1102,91 @@ pub fn debian_archive_package(dist: &str, arch: &str, package: &str, version: &s
             .arg("-o=Acquire::IndexTargets::deb::DEP-11::DefaultEnabled=false")
             .arg("-qq")
             .args(args);
-        run_ok(&mut cmd);
-    };
-    apt(&["update"]);
-    apt(&["download", &format!("{package}:{arch}={version}")]);
-    let deb = dir.join(format!("{package}_{version}_{arch}.deb").replace(':', "%3a"));
-    run_ok(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&extracted));
-    // The package lists were only needed for the download.
-    let _ = std::fs::remove_dir_all(dir.join("lists"));
-    let _ = std::fs::remove_dir_all(dir.join("cache"));
-    std::fs::write(&done, "").unwrap();
-    extracted
+        String::from_utf8_lossy(&run_ok(&mut cmd).stdout).into_owned()
+    }
+
+    /// Fetches and unpacks a source package (`name=version`) into the
+    /// directory, Debian's patches applied (sources.list needs `deb-src`).
+    pub fn source(&self, package: &str) {
+        self.run("apt-get", &["source", package]);
+    }
+
+    /// `packages` with everything they depend on, as apt would install them
+    /// on an empty system: the package names.
+    pub fn closure(&self, packages: &[&str]) -> Vec<String> {
+        self.run(
+            "apt-get",
+            &[
+                &["install", "--print-uris", "--no-install-recommends"],
+                packages,
+            ]
+            .concat(),
+        )
+        .lines()
+        .filter_map(|line| line.split_whitespace().nth(1))
+        .filter_map(|file| file.split('_').next())
+        .map(str::to_owned)
+        .collect()
+    }
+
+    /// The packages `package` of `suite` depends on (first alternatives).
+    pub fn depends(&self, package: &str, suite: &str) -> Vec<String> {
+        self.run(
+            "apt-cache",
+            &[
+                &format!("-o=APT::Default-Release={suite}"),
+                "depends",
+                package,
+            ],
+        )
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("Depends: "))
+        .map(str::to_owned)
+        .collect()
+    }
+
+    /// Downloads `packages` (`name`, `name=version` or `name/suite`) into
+    /// the directory; returns the files, in the order asked for.
+    pub fn download(&self, packages: &[String]) -> Vec<PathBuf> {
+        let before = debs_in(&self.dir);
+        let names: Vec<&str> = packages.iter().map(String::as_str).collect();
+        self.run("apt-get", &[&["download"], names.as_slice()].concat());
+        let new: Vec<PathBuf> = debs_in(&self.dir).difference(&before).cloned().collect();
+        packages
+            .iter()
+            .map(|wanted| {
+                let name = wanted.split([':', '/', '=']).next().unwrap();
+                let prefix = format!("{name}_");
+                new.iter()
+                    .find(|deb| {
+                        deb.file_name()
+                            .unwrap()
+                            .to_string_lossy()
+                            .starts_with(&prefix)
+                    })
+                    .unwrap_or_else(|| {
+                        panic!("apt-get download gave no {name} in {}", self.dir.display())
+                    })
+                    .clone()
+            })
+            .collect()
+    }
+}
+
+impl Drop for Apt {
+    fn drop(&mut self) {
+        // The package lists were only needed for the downloads.
+        let _ = std::fs::remove_dir_all(self.dir.join("lists"));
+        let _ = std::fs::remove_dir_all(self.dir.join("cache"));
+    }
+}
+
+fn debs_in(dir: &Path) -> std::collections::BTreeSet<PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "deb"))
+        .collect()
 }
 
 // ------------------------------------------- the io_uring backend (issue 13)
@@ -840,19 +1202,14 @@ pub fn io_uring_backend() -> bool {
 /// [`without_reaping_calls`], with io_uring_enter(2) filtered too: the
 /// system call in which the io_uring backend waits for completions.
 pub fn without_waiting_calls<T: Send>(f: impl FnOnce() -> T + Send) -> T {
-    with_calls_filtered(
-        &[
-            libc::SYS_io_getevents,
-            SYS_IO_PGETEVENTS,
-            libc::SYS_io_uring_enter,
-        ],
-        f,
-    )
+    let mut calls = reaping_calls();
+    calls.push(aio_rs::syscall_numbers::IO_URING_ENTER);
+    with_calls_filtered(&calls, f)
 }
 
 /// Runs `f` on a new thread whose calls of `syscalls` fail with EHWPOISON
 /// without reaching the kernel, as a seccomp profile refuses them.
-pub fn with_calls_filtered<T: Send>(syscalls: &[i64], f: impl FnOnce() -> T + Send) -> T {
+pub fn with_calls_filtered<T: Send>(syscalls: &[c_long], f: impl FnOnce() -> T + Send) -> T {
     std::thread::scope(|scope| {
         scope
             .spawn(|| {

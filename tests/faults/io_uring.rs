@@ -31,5 +31,5 @@ pub fn posted(ctx: io_context_t) -> Option<u32> {
 /// Whether system call `nr` (as /proc/PID/task/TID/syscall gives it) is
 /// where the backend's io_getevents and io_pgetevents wait.
 pub fn waits_in(nr: Option<&str>) -> bool {
-    io_uring_backend() && nr == Some(libc::SYS_io_uring_enter.to_string().as_str())
+    io_uring_backend() && nr == Some(aio_rs::syscall_numbers::IO_URING_ENTER.to_string().as_str())
 }
