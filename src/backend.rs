@@ -27,11 +27,18 @@ pub enum Backend {
     Kernel(Option<Live>),
 }
 
+/// Whether this build serves contexts with io_uring at all: not on m68k,
+/// where LLVM reaches the GOT and the run-time library's helpers with 16-bit
+/// offsets (even with the large code model), which the backend's code puts
+/// out of reach. There `LIBAIO_BACKEND` is ignored, and the backend's code,
+/// never reached, is left out of the link.
+const BUILT: bool = !cfg!(target_arch = "m68k");
+
 /// Whether the contexts the process creates from now on are io_uring's to
 /// serve (each may still fall back: `uring::setup`).
 #[inline(always)]
 pub fn uring_wanted() -> bool {
-    process::uring_requested()
+    BUILT && process::uring_requested()
 }
 
 /// The backend of `ctx`: one look-up in the registry.
@@ -40,7 +47,7 @@ pub fn of(ctx: io_context_t) -> Backend {
     let Some(live) = registry::find(ctx as usize) else {
         return Backend::Kernel(None);
     };
-    if !live.is_uring() {
+    if !BUILT || !live.is_uring() {
         return Backend::Kernel(Some(live));
     }
     of_uring(live)

@@ -216,6 +216,10 @@ pub mod nr {
 /// AIO calls then truncate the word to `int`, as libaio's wrapper stores the
 /// result of syscall() in an int: see `int_syscall`.)
 #[inline(always)]
+#[cfg_attr(
+    any(not(target_arch = "x86_64"), feature = "libc-syscall"),
+    allow(dead_code) // syscall() decodes its own result (keeping_errno)
+)]
 fn decode_word(ret: c_long) -> Result<usize, Errno> {
     if (-4095..0).contains(&ret) {
         Err(Errno(-ret as c_int))
@@ -709,32 +713,29 @@ pub fn close(fd: c_int) {
 /// `EBADF`.
 #[inline]
 pub fn fcntl_getfl(fd: c_int) -> SysResult {
-    // SAFETY: F_GETFL takes no pointer.
-    unsafe {
-        raw3(
-            libc::SYS_fcntl as c_long,
-            unsigned(fd as usize),
-            unsigned(libc::F_GETFL as usize),
-            0,
-        )
-    }
-    .map(|flags| flags as c_int)
+    fcntl(fd, libc::F_GETFL)
 }
 
 /// `fcntl(fd, F_DUPFD_CLOEXEC, 0)`: a new descriptor for the same file,
 /// or `EBADF`.
 #[inline]
 pub fn dup(fd: c_int) -> SysResult {
-    // SAFETY: F_DUPFD_CLOEXEC takes no pointer.
+    fcntl(fd, libc::F_DUPFD_CLOEXEC)
+}
+
+/// `fcntl(fd, cmd, 0)`, for the commands that take no pointer.
+#[inline]
+fn fcntl(fd: c_int, cmd: c_int) -> SysResult {
+    // SAFETY: the callers' commands take no pointer.
     unsafe {
         raw3(
             libc::SYS_fcntl as c_long,
             unsigned(fd as usize),
-            unsigned(libc::F_DUPFD_CLOEXEC as usize),
+            unsigned(cmd as usize),
             0,
         )
     }
-    .map(|new| new as c_int)
+    .map(|value| value as c_int)
 }
 
 /// The file type bits (`S_IFMT`) of `fd`, with statx(2).
@@ -891,29 +892,27 @@ pub fn read_file(path: &core::ffi::CStr, buf: &mut [u8]) -> Result<usize, Errno>
 /// woken, or a signal).
 #[inline]
 pub fn futex_wait(word: &core::sync::atomic::AtomicU32, expected: u32) {
-    // SAFETY: the kernel reads the word, which the reference keeps alive;
-    // no timeout.
-    let _ = unsafe {
-        raw4(
-            libc::SYS_futex as c_long,
-            unsigned(word.as_ptr() as usize),
-            unsigned((libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG) as usize),
-            unsigned(expected as usize),
-            0,
-        )
-    };
+    futex(word, libc::FUTEX_WAIT, expected);
 }
 
 /// `futex(FUTEX_WAKE_PRIVATE)`: wakes up to `count` sleepers on `word`.
 #[inline]
 pub fn futex_wake(word: &core::sync::atomic::AtomicU32, count: u32) {
-    // SAFETY: the kernel only uses the address as a key.
+    futex(word, libc::FUTEX_WAKE, count);
+}
+
+/// futex(2) operation `op` (private) on `word` with `val`, no timeout.
+#[inline]
+fn futex(word: &core::sync::atomic::AtomicU32, op: c_int, val: u32) {
+    // SAFETY: the kernel reads the word (FUTEX_WAIT) or uses its address as
+    // a key (FUTEX_WAKE); the reference keeps it alive. No timeout.
     let _ = unsafe {
-        raw3(
+        raw4(
             libc::SYS_futex as c_long,
             unsigned(word.as_ptr() as usize),
-            unsigned((libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG) as usize),
-            unsigned(count as usize),
+            unsigned((op | libc::FUTEX_PRIVATE_FLAG) as usize),
+            unsigned(val as usize),
+            0,
         )
     };
 }

@@ -250,56 +250,6 @@ fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
-/// A pipe, non-blocking at both ends.
-struct Pipe {
-    read: c_int,
-    write: c_int,
-}
-
-impl Pipe {
-    fn new() -> Pipe {
-        let mut fds = [0; 2];
-        // SAFETY: fds has room for two descriptors.
-        let ret = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) };
-        assert_eq!(ret, 0);
-        Pipe {
-            read: fds[0],
-            write: fds[1],
-        }
-    }
-
-    /// Makes the read end readable.
-    fn ring(&self) {
-        // SAFETY: one byte from a live buffer to our descriptor.
-        let n = unsafe { libc::write(self.write, b"!".as_ptr().cast(), 1) };
-        assert_eq!(n, 1);
-    }
-
-    /// Empties the pipe.
-    fn drain(&self) {
-        let mut buf = [0u8; 64];
-        // SAFETY: reading into our buffer from our non-blocking descriptor.
-        while unsafe { libc::read(self.read, buf.as_mut_ptr().cast(), buf.len()) } > 0 {}
-    }
-
-    fn close_write_end(&mut self) {
-        // SAFETY: our descriptor, closed once.
-        unsafe { libc::close(self.write) };
-        self.write = -1;
-    }
-}
-
-impl Drop for Pipe {
-    fn drop(&mut self) {
-        for fd in [self.read, self.write] {
-            if fd >= 0 {
-                // SAFETY: our descriptors.
-                unsafe { libc::close(fd) };
-            }
-        }
-    }
-}
-
 /// An IO_CMD_POLL for POLLIN on `fd`.
 fn poll_iocb(fd: c_int, n: usize) -> iocb {
     let mut io = zeroed_iocb();
@@ -680,7 +630,7 @@ fn fill_with_reads(lib: &Aio, file: &ScratchFile) -> Vec<(c_int, c_int)> {
 /// The same with polls, which stay pending until the pipe is made readable.
 fn fill_with_polls(lib: &Aio) -> Vec<(c_int, c_int)> {
     const N: usize = 400;
-    let pipe = Pipe::new();
+    let pipe = Pipe::new(libc::O_NONBLOCK);
     let ctx = Ctx::new(lib, 1);
     let mut ios: Vec<iocb> = (0..N).map(|i| poll_iocb(pipe.read, i)).collect();
     let mut list = pointers(&mut ios);
@@ -915,8 +865,8 @@ fn close_descriptors_in_flight(lib: &Aio, file: &ScratchFile) -> ClosedFds {
     const POLLS: usize = 4;
     const SIZE: usize = 64 << 10;
     let ctx = Ctx::new(lib, 64);
-    let mut pipe = Pipe::new();
-    let hangup = Pipe::new();
+    let mut pipe = Pipe::new(libc::O_NONBLOCK);
+    let hangup = Pipe::new(libc::O_NONBLOCK);
     // SAFETY: a new eventfd of ours.
     let efd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
     assert!(efd >= 0);
@@ -1000,7 +950,7 @@ fn closing_descriptors_with_io_in_flight() {
 /// requests (polls) cannot complete; io_destroy cancels the requests and
 /// wakes them. Returns io_destroy's result and the waiters'.
 fn destroy_under_waiters(lib: &'static Aio) -> Vec<c_int> {
-    let pipe = Pipe::new();
+    let pipe = Pipe::new(libc::O_NONBLOCK);
     let mut ctx = null_mut();
     // SAFETY: ctx is ours.
     assert_eq!(unsafe { (lib.io_setup)(16, &mut ctx) }, 0);
@@ -1048,7 +998,7 @@ fn destroy_under_waiters(lib: &'static Aio) -> Vec<c_int> {
 /// kernel lets the waiter sleep until there are two), then the context is
 /// destroyed: the waiter returns that one, fewer than it asked for.
 fn destroy_after_one_of_two(lib: &'static Aio) -> (c_int, Vec<usize>) {
-    let (a, b) = (Pipe::new(), Pipe::new());
+    let (a, b) = (Pipe::new(libc::O_NONBLOCK), Pipe::new(libc::O_NONBLOCK));
     let mut ctx = null_mut();
     // SAFETY: ctx is ours.
     assert_eq!(unsafe { (lib.io_setup)(4, &mut ctx) }, 0);
@@ -1109,7 +1059,7 @@ fn io_destroy_racing_with_submitting_and_reaping_threads() {
     // Submitted, and delivered before io_destroy.
     let mut totals = [0usize; 2];
     for round in 0..ROUNDS {
-        let never = Pipe::new();
+        let never = Pipe::new(libc::O_NONBLOCK);
         let mut ctx = null_mut();
         // SAFETY: ctx is ours.
         assert_eq!(unsafe { (lib.io_setup)(64, &mut ctx) }, 0);
@@ -1237,7 +1187,7 @@ fn io_cancel_racing_with_completion() {
     const ROUNDS: usize = 150;
     const POLLS: usize = 64;
     let results = both().map(|lib| {
-        let pipes: Vec<Pipe> = (0..POLLS).map(|_| Pipe::new()).collect();
+        let pipes: Vec<Pipe> = (0..POLLS).map(|_| Pipe::new(libc::O_NONBLOCK)).collect();
         let ctx = Ctx::new(lib, POLLS as c_int);
         let ledger = Ledger::new(ROUNDS * POLLS);
         // (io_cancel's result, the completion's res) -> how often.
@@ -1384,7 +1334,7 @@ fn io_getevents_interrupted_by_signals_with_and_without_sa_restart() {
                 results.push((waiter.join(), handled(signal) - before));
             }
             // One of two completions taken, then the signal.
-            let (a, b) = (Pipe::new(), Pipe::new());
+            let (a, b) = (Pipe::new(libc::O_NONBLOCK), Pipe::new(libc::O_NONBLOCK));
             let ctx = Ctx::new(lib, 4);
             let mut ios = [poll_iocb(a.read, 0), poll_iocb(b.read, 1)];
             ctx.submit(&mut pointers(&mut ios));
@@ -1630,7 +1580,7 @@ fn fork_with_io_in_flight(lib: &'static Aio, file: &ScratchFile) -> ForkResults 
     const POLLS: usize = 4;
     const SIZE: usize = 64 << 10;
     let ctx = Ctx::new(lib, 64);
-    let pipe = Pipe::new();
+    let pipe = Pipe::new(libc::O_NONBLOCK);
     let mut bufs: Vec<AlignedBuf> = (0..WRITES)
         .map(|i| AlignedBuf::new(SIZE, i as u8 + 0x60))
         .collect();

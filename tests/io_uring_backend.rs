@@ -131,40 +131,6 @@ impl Drop for Sysctl {
     }
 }
 
-/// A pipe, blocking at both ends.
-struct Pipe {
-    read: c_int,
-    write: c_int,
-}
-
-impl Pipe {
-    fn new() -> Pipe {
-        let mut fds = [0; 2];
-        // SAFETY: fds has room for two descriptors.
-        assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
-        Pipe {
-            read: fds[0],
-            write: fds[1],
-        }
-    }
-
-    fn put(&self, bytes: &[u8]) {
-        // SAFETY: writing from our buffer to our descriptor.
-        let n = unsafe { libc::write(self.write, bytes.as_ptr().cast(), bytes.len()) };
-        assert_eq!(n, bytes.len() as isize);
-    }
-}
-
-impl Drop for Pipe {
-    fn drop(&mut self) {
-        // SAFETY: our descriptors.
-        unsafe {
-            libc::close(self.read);
-            libc::close(self.write);
-        }
-    }
-}
-
 fn poll_iocb(fd: c_int, events: c_int, data: usize) -> aio_rs::abi::iocb {
     let mut io = zeroed_iocb();
     io.aio_fildes = fd;
@@ -279,7 +245,7 @@ fn the_handle_turns_ring_readers_away() {
     );
 
     // A completion waits: the header does not change.
-    let pipe = Pipe::new();
+    let pipe = Pipe::new(0);
     let mut poll = poll_iocb(pipe.read, libc::POLLIN as c_int, 1);
     assert_eq!(submit(ours(), ctx.ctx, &mut [&mut poll]), 1);
     pipe.put(b"!");
@@ -470,7 +436,7 @@ fn transcript(lib: &'static Aio) -> Vec<String> {
     let mut noop = zeroed_iocb();
     noop.aio_lio_opcode = IO_CMD_NOOP as i16;
     out.push(format!("noop: {}", submit(lib, ctx.ctx, &mut [&mut noop])));
-    let pipe = Pipe::new();
+    let pipe = Pipe::new(0);
     let mut poll = poll_iocb(pipe.read, libc::POLLIN as c_int, 2);
     out.push(format!("poll: {}", submit(lib, ctx.ctx, &mut [&mut poll])));
     out.push(format!("nothing yet: {:?}", poll_events(lib, ctx.ctx)));
@@ -588,7 +554,7 @@ struct Blocking {
 /// waits for the data; the backend queues it and returns.
 fn read_of_an_empty_pipe(lib: &'static Aio) -> (Blocking, Vec<(usize, i64)>) {
     let ctx = Ctx::new(lib, 8);
-    let pipe = Pipe::new();
+    let pipe = Pipe::new(0);
     let raw = ctx.ctx as usize;
     let read_end = pipe.read;
     let (tx, rx) = std::sync::mpsc::channel();
@@ -665,7 +631,7 @@ fn a_read_that_would_wait_does_not_block_io_submit() {
     // Such a request still waiting does not keep io_destroy from returning
     // (kernel AIO never has one: io_submit would still be waiting).
     let ctx = Ctx::new(ours(), 8);
-    let pipe = Pipe::new();
+    let pipe = Pipe::new(0);
     let mut buf = [0u8; 16];
     let mut read = read_iocb(pipe.read, &mut buf, 0, 1);
     assert_eq!(submit(ours(), ctx.ctx, &mut [&mut read]), 1);
@@ -686,7 +652,7 @@ fn requests_of_a_thread_that_exits_complete() {
     const LEN: usize = 256 << 10;
     let results = both().map(|lib| {
         let ctx = Ctx::new(lib, 16);
-        let (polled, piped) = (Pipe::new(), Pipe::new());
+        let (polled, piped) = (Pipe::new(0), Pipe::new(0));
         let file = cold_file("thread-exit", LEN);
         let raw = ctx.ctx as usize;
         let (poll_fd, pipe_fd) = (polled.read, piped.read);
@@ -760,7 +726,7 @@ fn exit_with_requests_in_flight() {
         return;
     }
     let ctx = Ctx::new(ours(), 8);
-    let pipe = Pipe::new();
+    let pipe = Pipe::new(0);
     let mut buf = [0u8; 16];
     let mut read = read_iocb(pipe.read, &mut buf, 0, 1);
     let mut poll = poll_iocb(pipe.read, libc::POLLIN as c_int, 2);
@@ -893,7 +859,7 @@ fn resfd_without_proc() {
     assert_eq!(Path::new("/proc/self").exists(), proc_mounted);
     let ctx = Ctx::new(ours(), 8);
     let file = ScratchFile::new(Fs::Shm, "resfd", 4096, 0);
-    let pipe = Pipe::new();
+    let pipe = Pipe::new(0);
     let mut buf = AlignedBuf::new(4096, 0);
     let mut read = read_iocb(file.fd, &mut buf, 0, 1);
     read.u.c.flags = 1; // IOCB_FLAG_RESFD
@@ -928,7 +894,7 @@ fn a_descriptor_number_reused_for_a_pipe() {
     let mut read = read_iocb(file, &mut buf, 0, 1);
     assert_eq!(submit(ours(), ctx.ctx, &mut [&mut read]), 1);
     assert_eq!(reap_sorted(&ctx, 1), [(1, 4096)]);
-    let pipe = Pipe::new();
+    let pipe = Pipe::new(0);
     // SAFETY: our descriptors: the file's number now names the pipe.
     assert_eq!(unsafe { libc::dup2(pipe.read, file) }, file);
     let raw = ctx.ctx as usize;

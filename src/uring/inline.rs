@@ -36,7 +36,9 @@
 //! completion queue.
 
 use core::ffi::c_int;
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use super::RelaxedU64;
 
 use crate::abi::io_event;
 use crate::sys::{self, Errno};
@@ -87,14 +89,14 @@ pub fn classify(fd: c_int, flags: c_int) -> Class {
 
 /// Classes of recent descriptors: a direct-mapped cache of a context, used
 /// under its submit lock.
-pub struct Classes([AtomicU64; 16]);
+pub struct Classes([RelaxedU64; 16]);
 
 impl Classes {
     pub const fn new() -> Classes {
-        Classes([const { AtomicU64::new(0) }; 16])
+        Classes([const { RelaxedU64::new(0) }; 16])
     }
 
-    fn at(&self, fd: c_int) -> &AtomicU64 {
+    fn at(&self, fd: c_int) -> &RelaxedU64 {
         &self.0[fd as usize % self.0.len()]
     }
 
@@ -215,12 +217,12 @@ pub struct Done {
     tail: AtomicU32,
     mask: u32,
     /// `mask + 1` events of four words.
-    events: *const [AtomicU64; 4],
+    events: *const [RelaxedU64; 4],
 }
 
 impl Done {
     /// A queue of the `size` (a power of two) entries at `events`.
-    pub fn new(events: *const [AtomicU64; 4], size: u32) -> Done {
+    pub fn new(events: *const [RelaxedU64; 4], size: u32) -> Done {
         Done {
             head: AtomicU32::new(0),
             tail: AtomicU32::new(0),
@@ -229,7 +231,7 @@ impl Done {
         }
     }
 
-    fn entry(&self, index: u32) -> &[AtomicU64; 4] {
+    fn entry(&self, index: u32) -> &[RelaxedU64; 4] {
         // SAFETY: mask + 1 entries at `events`, in the context's mapping.
         unsafe { &*self.events.add((index & self.mask) as usize) }
     }

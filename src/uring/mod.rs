@@ -60,9 +60,7 @@ pub mod reap;
 pub mod submit;
 
 use core::ffi::{c_int, c_void};
-use core::sync::atomic::{
-    AtomicBool, AtomicI32, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering,
-};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, AtomicU32, AtomicUsize, Ordering};
 
 use crate::abi::io_context_t;
 use crate::registry;
@@ -147,7 +145,7 @@ const NO_SLOT: u32 = u32::MAX;
 #[repr(C)]
 struct Slot {
     /// The iocb's `aio_data`.
-    data: AtomicU64,
+    data: RelaxedU64,
     /// The iocb's address.
     obj: AtomicUsize,
     /// [`SLOT_IN_FLIGHT`] and the other `SLOT_*` bits, and the number of
@@ -167,7 +165,7 @@ struct Slot {
     resfd: AtomicI32,
     /// The request's submission entry, to submit it again (see
     /// `reap::Uring::complete`).
-    sqe: [AtomicU64; 8],
+    sqe: [RelaxedU64; 8],
     /// A vectored request's iovecs (up to [`SLOT_IOVECS`]), copied at
     /// io_submit as kernel AIO copies them; its entry points here. Words of
     /// the machine's size: `struct iovec` as the kernel reads it.
@@ -211,6 +209,59 @@ impl Slot {
             self.iovecs[2 * i + 1].store(iov.iov_len, Ordering::Relaxed);
         }
         self.iovecs.as_ptr() as usize as u64
+    }
+}
+
+/// A 64-bit word shared between threads, loaded and stored with relaxed
+/// ordering only (what a store publishes is published by another atomic).
+/// Where the target has no 64-bit atomics (armel, mips, powerpc, m68k...)
+/// it is two 32-bit words, so that a load racing with a store may see half
+/// of each: every user tolerates that as it tolerates a stale value (the
+/// read is discarded, or made under a lock).
+#[cfg(target_has_atomic = "64")]
+#[repr(transparent)]
+pub struct RelaxedU64(core::sync::atomic::AtomicU64);
+
+/// See the other definition.
+#[cfg(not(target_has_atomic = "64"))]
+#[repr(C, align(8))]
+pub struct RelaxedU64([AtomicU32; 2]);
+
+impl RelaxedU64 {
+    pub const fn new(value: u64) -> RelaxedU64 {
+        #[cfg(target_has_atomic = "64")]
+        return RelaxedU64(core::sync::atomic::AtomicU64::new(value));
+        #[cfg(not(target_has_atomic = "64"))]
+        RelaxedU64([
+            AtomicU32::new(value as u32),
+            AtomicU32::new((value >> 32) as u32),
+        ])
+    }
+
+    /// The word (`order` must be `Relaxed`: see the type).
+    #[inline(always)]
+    pub fn load(&self, order: Ordering) -> u64 {
+        debug_assert!(matches!(order, Ordering::Relaxed));
+        #[cfg(target_has_atomic = "64")]
+        return self.0.load(Ordering::Relaxed);
+        #[cfg(not(target_has_atomic = "64"))]
+        {
+            let [low, high] = self.0.each_ref().map(|w| w.load(Ordering::Relaxed));
+            u64::from(low) | u64::from(high) << 32
+        }
+    }
+
+    /// Stores `value` (`order` must be `Relaxed`: see the type).
+    #[inline(always)]
+    pub fn store(&self, value: u64, order: Ordering) {
+        debug_assert!(matches!(order, Ordering::Relaxed));
+        #[cfg(target_has_atomic = "64")]
+        self.0.store(value, Ordering::Relaxed);
+        #[cfg(not(target_has_atomic = "64"))]
+        {
+            self.0[0].store(value as u32, Ordering::Relaxed);
+            self.0[1].store((value >> 32) as u32, Ordering::Relaxed);
+        }
     }
 }
 

@@ -590,6 +590,61 @@ impl Drop for ScratchFile {
     }
 }
 
+/// A pipe; `flags` (`O_NONBLOCK`, or 0) apply to both ends.
+pub struct Pipe {
+    pub read: c_int,
+    pub write: c_int,
+}
+
+impl Pipe {
+    pub fn new(flags: c_int) -> Pipe {
+        let mut fds = [0; 2];
+        // SAFETY: fds has room for two descriptors.
+        let ret = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | flags) };
+        assert_eq!(ret, 0);
+        Pipe {
+            read: fds[0],
+            write: fds[1],
+        }
+    }
+
+    /// Writes `bytes` into the pipe.
+    pub fn put(&self, bytes: &[u8]) {
+        // SAFETY: writing from our buffer to our descriptor.
+        let n = unsafe { libc::write(self.write, bytes.as_ptr().cast(), bytes.len()) };
+        assert_eq!(n, bytes.len() as isize);
+    }
+
+    /// Makes the read end readable.
+    pub fn ring(&self) {
+        self.put(b"!");
+    }
+
+    /// Empties a non-blocking pipe.
+    pub fn drain(&self) {
+        let mut buf = [0u8; 64];
+        // SAFETY: reading into our buffer from our non-blocking descriptor.
+        while unsafe { libc::read(self.read, buf.as_mut_ptr().cast(), buf.len()) } > 0 {}
+    }
+
+    pub fn close_write_end(&mut self) {
+        // SAFETY: our descriptor, closed once.
+        unsafe { libc::close(self.write) };
+        self.write = -1;
+    }
+}
+
+impl Drop for Pipe {
+    fn drop(&mut self) {
+        for fd in [self.read, self.write] {
+            if fd >= 0 {
+                // SAFETY: our descriptors.
+                unsafe { libc::close(fd) };
+            }
+        }
+    }
+}
+
 /// The address of a context that was created and destroyed, kept reserved
 /// (an inaccessible page is mapped there) so that no other thread's new
 /// context can take it while a test uses the stale handle. Reading through
