@@ -163,9 +163,34 @@ const HAZARDS: u8 = 3;
 
 /// Everything a child must not inherit, zero-initialised, in pages of its
 /// own (`.bss.*`: no file backing) so that `MADV_WIPEONFORK` may apply. The
-/// alignment and size are a multiple of the largest page size of any Linux
-/// architecture (64 KiB).
-#[repr(C, align(65536))]
+/// alignment (and so the size) is the largest page size Linux has on the
+/// architecture: 4 KiB where it has no other (x86, s390x, 32-bit ARM,
+/// RISC-V), 64 KiB elsewhere. Not 64 KiB everywhere: where the linker's
+/// page size is 4 KiB, that alignment gives `.bss` a load segment of its
+/// own, and a shared object with two writable segments is one that
+/// valgrind 3.19 (Debian 12's) reads no symbols or unwind tables from. On
+/// a kernel whose pages are larger than the alignment, the advice fails and
+/// the table is not used ([`OFF`]): results stay exact.
+#[cfg_attr(
+    any(
+        target_arch = "x86_64",
+        target_arch = "x86",
+        target_arch = "s390x",
+        target_arch = "arm",
+        target_arch = "riscv64"
+    ),
+    repr(C, align(4096))
+)]
+#[cfg_attr(
+    not(any(
+        target_arch = "x86_64",
+        target_arch = "x86",
+        target_arch = "s390x",
+        target_arch = "arm",
+        target_arch = "riscv64"
+    )),
+    repr(C, align(65536))
+)]
 pub(crate) struct Wiped {
     mode: AtomicU8,
     /// The context a single-threaded process may poll without the Rust

@@ -16,9 +16,9 @@
 //! - **AddressSanitizer + UBSan**: built `-O1 -g -fsanitize=address,undefined
 //!   -fno-omit-frame-pointer -fno-sanitize-recover=all`, leak detection on;
 //!   no report allowed. Our library itself is not instrumented (it is the
-//!   shared object or archive the Makefile built), but its `memcpy` calls go
-//!   through ASan's interceptor, and everything it hands the programs is
-//!   checked where they use it.
+//!   shared object or archive the Makefile built) and calls no libc function
+//!   that ASan intercepts, so its own reads and writes are memcheck's to
+//!   check; everything it hands the programs is checked where they use it.
 //!
 //! The static-archive program runs as a dynamically linked executable with
 //! `libaio.a` in it and as a shared object with `libaio.a` in it, linked and
@@ -32,10 +32,14 @@
 //! several sizes, io_queue_run with and without callbacks, io_pgetevents
 //! with signal masks, threads reaping one context, fork(); it runs with and
 //! without `LIBAIO_USERSPACE_REAP=1`. `c-tests/tools/canary.c` plants errors
-//! (a leak, the library writing past an event array, a signed overflow) that
-//! each checker must catch, so that a clean report means something.
+//! that each checker must catch, so that a clean report means something: a
+//! leak (both), the library writing past an event array (memcheck), a signed
+//! overflow (UBSan).
 //! `c-tests/tools/ring_extent.c` shows why memcheck, left alone, reports
-//! user-space reaping's reads of a ring's later pages.
+//! user-space reaping's reads of a ring's later pages. (Under valgrind the
+//! library itself never reaps in user space: valgrind refuses the rseq
+//! system call, so glibc registers no rseq area and the library leaves
+//! every reap to the kernel, as it may with `LIBAIO_USERSPACE_REAP=1`.)
 //!
 //! Run with `LIBAIO_RS_LIBDIR=<repo>/build/lib cargo test --test sanitizers`.
 
@@ -698,9 +702,7 @@ fn c_programs_and_soak_are_clean_under_asan_and_ubsan() {
 
 /// Runs a canary and returns what it left; it must have failed.
 fn canary(checker: Checker, builder: &Builder, exe: &Path, mode: &str) -> Finished {
-    let target = Target::new(format!("canary {mode}"), exe.to_path_buf())
-        .arg(mode)
-        .env("LIBAIO_USERSPACE_REAP", "1");
+    let target = Target::new(format!("canary {mode}"), exe.to_path_buf()).arg(mode);
     let finished = run_under(checker, &target, &builder.dir).unwrap_or_else(|e| panic!("{e}"));
     assert!(
         !finished.run.status.success(),
@@ -729,7 +731,7 @@ fn the_checkers_catch_planted_errors() {
                 (
                     "event-overflow",
                     MEMCHECK_ERROR_EXIT,
-                    &["Invalid write", "libaio.so", "io_getevents"],
+                    &["Invalid write", "libaio.so", "overflow_callback"],
                 ),
             ],
             Checker::Asan => &[
@@ -738,11 +740,9 @@ fn the_checkers_catch_planted_errors() {
                     ASAN_ERROR_EXIT,
                     &["ERROR: LeakSanitizer", "canary.c"],
                 ),
-                (
-                    "event-overflow",
-                    ASAN_ERROR_EXIT,
-                    &["heap-buffer-overflow", "libaio.so", "io_getevents"],
-                ),
+                // No event-overflow: the library is not instrumented and
+                // calls no libc function that ASan intercepts, so its own
+                // writes are memcheck's to catch.
                 ("ubsan", 1, &["runtime error: signed integer overflow"]),
             ],
         };
