@@ -66,5 +66,8 @@ mod sys;
 #[cfg(target_pointer_width = "32")]
 #[allow(unsafe_code)]
 mod time64;
+/// The io_uring backend: nothing of it is part of the C interface.
+///
+/// cbindgen:ignore
 #[allow(unsafe_code)]
 mod uring;

@@ -114,7 +114,11 @@ extern "C" fn at_load() {
     USER_SPACE_REAP.store(set_to(c"LIBAIO_USERSPACE_REAP", b"1"), Ordering::Relaxed);
     if set_to(c"LIBAIO_BACKEND", b"io_uring") && !under_valgrind() {
         let mut buf = [0u8; 4096];
-        URING.store(!excluded(executable_name(&mut buf)), Ordering::Relaxed);
+        let wanted = !excluded(executable_name(&mut buf));
+        if wanted {
+            crate::uring::exit::resolve();
+        }
+        URING.store(wanted, Ordering::Relaxed);
     }
     #[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
     if let Some(single) = crate::rseq::glibc_single_threaded() {

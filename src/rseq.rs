@@ -72,6 +72,13 @@ pub(crate) fn glibc_offset() -> Option<isize> {
 /// looked up with `dlsym` so that the library needs no GLIBC_2.32 version
 /// and still loads on an older glibc (where it finds nothing).
 pub(crate) fn glibc_single_threaded() -> Option<*mut u8> {
+    glibc_symbol(c"__libc_single_threaded")
+}
+
+/// The address of the global symbol `name`, looked up with glibc's `dlsym`
+/// (so that the library needs no version of glibc's for it), if there is
+/// one.
+pub(crate) fn glibc_symbol(name: &core::ffi::CStr) -> Option<*mut u8> {
     // SAFETY: the routine returns the address of glibc's dlsym, which a weak
     // reference resolved to, or 0 when this libc.so.6 has none (before 2.34
     // it lived in libdl).
@@ -84,7 +91,7 @@ pub(crate) fn glibc_single_threaded() -> Option<*mut u8> {
     let dlsym: unsafe extern "C" fn(usize, *const u8) -> *mut u8 =
         unsafe { core::mem::transmute(dlsym) };
     // SAFETY: as above.
-    let address = unsafe { dlsym(0, c"__libc_single_threaded".as_ptr().cast()) };
+    let address = unsafe { dlsym(0, name.as_ptr().cast()) };
     (!address.is_null()).then_some(address)
 }
 

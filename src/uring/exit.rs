@@ -48,9 +48,17 @@ impl ThreadExit {
     }
 }
 
+/// glibc's registration of a thread-exit destructor (C++'s thread_local
+/// uses it), `__cxa_thread_atexit_impl`.
+type AtExit = unsafe extern "C" fn(
+    func: unsafe extern "C" fn(*mut c_void),
+    obj: *mut c_void,
+    dso_symbol: *mut c_void,
+) -> core::ffi::c_int;
+
 unsafe extern "C" {
-    /// glibc's registration of a thread-exit destructor (C++'s
-    /// thread_local uses it); GLIBC_2.18.
+    /// GLIBC_2.18; on x86_64 found with dlsym instead ([`resolve`]).
+    #[cfg(not(all(target_arch = "x86_64", target_pointer_width = "64")))]
     fn __cxa_thread_atexit_impl(
         func: unsafe extern "C" fn(*mut c_void),
         obj: *mut c_void,
@@ -60,6 +68,36 @@ unsafe extern "C" {
     /// This shared object's handle (from the C runtime's crtbegin), which
     /// keeps it loaded until the destructors registered with it have run.
     static __dso_handle: u8;
+}
+
+/// `__cxa_thread_atexit_impl`'s address on x86_64, or 0: looked up once at
+/// load ([`resolve`]), so that the library needs no GLIBC_2.18 version
+/// there (its others are 2.17 and older) and no dlsym runs in io_submit.
+#[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
+static AT_EXIT: AtomicUsize = AtomicUsize::new(0);
+
+/// Finds `__cxa_thread_atexit_impl` (at load, when the backend is asked
+/// for: `process`).
+pub fn resolve() {
+    #[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
+    if let Some(address) = crate::rseq::glibc_symbol(c"__cxa_thread_atexit_impl") {
+        // Relaxed: the constructor runs before the program's threads exist.
+        AT_EXIT.store(address as usize, Ordering::Relaxed);
+    }
+}
+
+/// `__cxa_thread_atexit_impl`, if this glibc has it.
+fn at_exit() -> Option<AtExit> {
+    #[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
+    {
+        // Relaxed: see `resolve`.
+        let address = AT_EXIT.load(Ordering::Relaxed);
+        // SAFETY: 0, or the address of glibc's function of that name and
+        // signature (a non-null function pointer).
+        (address != 0).then(|| unsafe { core::mem::transmute::<usize, AtExit>(address) })
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_pointer_width = "64")))]
+    Some(__cxa_thread_atexit_impl)
 }
 
 /// The calling thread is about to submit: returns its owner number (its
@@ -77,8 +115,12 @@ pub fn this_thread_submits() -> u32 {
         // SAFETY: a function of this library with the argument it expects;
         // __dso_handle names this library, so glibc keeps it loaded until
         // the destructor has run.
+        let Some(at_exit) = at_exit() else {
+            return 0;
+        };
+        // SAFETY: as above.
         let registered = unsafe {
-            __cxa_thread_atexit_impl(
+            at_exit(
                 at_thread_exit,
                 index as *mut c_void,
                 (&raw const __dso_handle).cast_mut().cast(),
