@@ -33,18 +33,31 @@ fn row(report: &str, table: &str, case: &str) -> Vec<String> {
         .collect()
 }
 
-/// What `bench/run` leaves in /dev/shm and in the loop devices' list.
+/// What `bench/run` leaves in /dev/shm and in the loop devices' list: the
+/// files named for a benchmark process (`aiobench-<pid>...`) that is no
+/// longer running, so that a benchmark running beside the test (another
+/// checkout's) is not counted.
 fn leftovers() -> Vec<String> {
+    let of_a_finished_run = |name: &str| {
+        let pid: String = name
+            .split("aiobench-")
+            .nth(1)
+            .unwrap_or("")
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        pid.is_empty() || !Path::new("/proc").join(&pid).exists()
+    };
     let mut found: Vec<String> = fs::read_dir("/dev/shm")
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("aiobench-"))
+        .filter(|n| n.starts_with("aiobench-") && of_a_finished_run(n))
         .collect();
     let out = common::run_ok(Command::new("losetup").args(["-a"]));
     found.extend(
         String::from_utf8_lossy(&out.stdout)
             .lines()
-            .filter(|l| l.contains("aiobench-"))
+            .filter(|l| l.contains("aiobench-") && of_a_finished_run(l))
             .map(str::to_owned),
     );
     found
