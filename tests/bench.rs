@@ -36,18 +36,32 @@ fn row(report: &str, table: &str, case: &str) -> Vec<String> {
 }
 
 /// What `bench/run` leaves in /dev/shm, in the loop devices' list and in
-/// the mounts.
+/// the mounts: the files and mounts named for a benchmark process
+/// (`aiobench-<pid>...`, `.../bench/run-<pid>/...`) that is no longer
+/// running, so that a benchmark running beside the test (another
+/// checkout's) is not counted.
 fn leftovers() -> Vec<String> {
+    let finished = |name: &str, prefix: &str| {
+        let pid: String = name
+            .split(prefix)
+            .nth(1)
+            .unwrap_or("")
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        pid.is_empty() || !Path::new("/proc").join(&pid).exists()
+    };
+    let of_a_finished_run = |name: &str| finished(name, "aiobench-");
     let mut found: Vec<String> = fs::read_dir("/dev/shm")
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("aiobench-"))
+        .filter(|n| n.starts_with("aiobench-") && of_a_finished_run(n))
         .collect();
     let out = common::run_ok(Command::new("losetup").args(["-a"]));
     found.extend(
         String::from_utf8_lossy(&out.stdout)
             .lines()
-            .filter(|l| l.contains("aiobench-"))
+            .filter(|l| l.contains("aiobench-") && of_a_finished_run(l))
             .map(str::to_owned),
     );
     found.extend(
@@ -55,6 +69,7 @@ fn leftovers() -> Vec<String> {
             .unwrap()
             .lines()
             .filter(|l| l.contains("slowfs") || l.contains("/bench/run-"))
+            .filter(|l| finished(l, "/bench/run-"))
             .map(str::to_owned),
     );
     found
