@@ -53,16 +53,6 @@ pub fn of(ctx: io_context_t) -> Backend {
     of_uring(live)
 }
 
-/// [`of`] for calls that never read a kernel ring (io_submit, io_cancel):
-/// without the io_uring backend there is nothing to look up.
-#[inline(always)]
-pub fn of_handle(ctx: io_context_t) -> Backend {
-    if !uring_wanted() {
-        return Backend::Kernel(None);
-    }
-    of(ctx)
-}
-
 /// [`of`] for a live io_uring context: protected, or (destroyed meanwhile)
 /// the kernel's, which refuses it.
 #[cold]

@@ -108,7 +108,24 @@ pub unsafe fn destroy(ctx: io_context_t) -> SysResult {
 /// buffers, until their completions are reaped.
 #[inline(always)]
 pub unsafe fn submit(ctx: io_context_t, nr: c_long, iocbs: *mut *mut iocb) -> SysResult {
-    match backend::of_handle(ctx) {
+    if backend::uring_wanted() {
+        // SAFETY: the caller's contract.
+        return unsafe { submit_any(ctx, nr, iocbs) };
+    }
+    // SAFETY: the caller's contract.
+    unsafe { sys::io_submit(ctx, nr, iocbs) }
+}
+
+/// [`submit`] in a process that asked for the io_uring backend: out of
+/// line, so that the backend's frame is never the kernel path's.
+///
+/// # Safety
+///
+/// As for [`submit`].
+#[cold]
+#[inline(never)]
+unsafe fn submit_any(ctx: io_context_t, nr: c_long, iocbs: *mut *mut iocb) -> SysResult {
+    match backend::of(ctx) {
         // SAFETY: the caller's contract.
         Backend::Uring(served) => unsafe { uring::submit::submit(served.uring(), nr, iocbs) },
         // SAFETY: the caller's contract.
@@ -123,7 +140,24 @@ pub unsafe fn submit(ctx: io_context_t, nr: c_long, iocbs: *mut *mut iocb) -> Sy
 /// `result` is NULL or has room for one event.
 #[inline(always)]
 pub unsafe fn cancel(ctx: io_context_t, iocb: *mut iocb, result: *mut io_event) -> SysResult {
-    match backend::of_handle(ctx) {
+    if backend::uring_wanted() {
+        // SAFETY: the caller's contract.
+        return unsafe { cancel_any(ctx, iocb, result) };
+    }
+    // SAFETY: the caller's contract.
+    unsafe { sys::io_cancel(ctx, iocb, result) }
+}
+
+/// [`cancel`] in a process that asked for the io_uring backend, out of
+/// line (see [`submit_any`]).
+///
+/// # Safety
+///
+/// As for [`cancel`].
+#[cold]
+#[inline(never)]
+unsafe fn cancel_any(ctx: io_context_t, iocb: *mut iocb, result: *mut io_event) -> SysResult {
+    match backend::of(ctx) {
         // SAFETY: the caller's contract.
         Backend::Uring(served) => unsafe { uring::reap::cancel(served.uring(), iocb) },
         // SAFETY: the caller's contract.

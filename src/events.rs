@@ -34,7 +34,7 @@
 use core::ffi::{c_int, c_long, c_ulong, c_void};
 
 use crate::abi::{io_context_t, io_event, io_sigset};
-use crate::backend::{self, Backend};
+use crate::backend::{self, Backend, Served};
 use crate::registry::{self, Live};
 use crate::ring::Peek;
 use crate::sys::{self, SysResult};
@@ -168,6 +168,26 @@ impl Call {
     }
 }
 
+/// The io_uring backend's [`reap`], out of line: its frame is never the
+/// kernel path's.
+///
+/// # Safety
+///
+/// As for [`reap`].
+#[cold]
+#[inline(never)]
+unsafe fn reap_uring(
+    served: Served,
+    how: Call,
+    min_nr: c_long,
+    nr: c_long,
+    events: *mut io_event,
+    timeout: *mut libc::timespec,
+) -> SysResult {
+    // SAFETY: the caller's contract.
+    unsafe { uring::reap::getevents(served.uring(), min_nr, nr, events, timeout, how.sigmask()) }
+}
+
 /// The shared body of io_getevents and io_pgetevents.
 ///
 /// # Safety
@@ -192,14 +212,7 @@ unsafe fn reap(
         }
         // SAFETY: the caller's contract.
         Backend::Uring(served) => unsafe {
-            return uring::reap::getevents(
-                served.uring(),
-                min_nr,
-                nr,
-                events,
-                timeout,
-                how.sigmask(),
-            );
+            return reap_uring(served, how, min_nr, nr, events, timeout);
         },
     };
     // Completions can be handed out by the library only for arguments the

@@ -19,7 +19,7 @@ use core::ffi::{c_long, c_void};
 use core::mem::MaybeUninit;
 
 use crate::abi::{io_callback_t, io_context_t, io_event};
-use crate::backend::{self, Backend};
+use crate::backend::{self, Backend, Served};
 use crate::events::{Call, getevents};
 use crate::registry;
 use crate::ring::Peek;
@@ -90,6 +90,19 @@ unsafe fn dispatch(ctx: io_context_t, event: &io_event) {
     }
 }
 
+/// The io_uring backend's part of [`next`], out of line: its frame is
+/// never the kernel path's.
+///
+/// # Safety
+///
+/// `event` has room for one event.
+#[cold]
+#[inline(never)]
+unsafe fn take_one_uring(served: Served, event: *mut io_event) -> SysResult {
+    // SAFETY: the caller's contract.
+    unsafe { uring::reap::take_one(served.uring(), event) }
+}
+
 /// Takes the next completion of `ctx` into `batch[0]` and returns 1, or
 /// returns 0 when none is waiting. Exceptionally returns more: when the
 /// context was destroyed, or its address given to a new context, while this
@@ -114,7 +127,7 @@ unsafe fn next(ctx: io_context_t, batch: &mut [MaybeUninit<io_event>; CAPACITY])
             // completion queue.
             Backend::Uring(served) => {
                 // SAFETY: room for one event.
-                return unsafe { uring::reap::take_one(served.uring(), first) };
+                return unsafe { take_one_uring(served, first) };
             }
         };
         // SAFETY: room for one event.
