@@ -11,6 +11,33 @@
 //! A handle the registry does not know (never created here, destroyed, or a
 //! parent's after fork) is the kernel's, which answers for it (`EINVAL` for
 //! anything but a kernel context).
+//!
+//! # The kernel path costs what it did without the backend
+//!
+//! Which backends a process may use is known at load: [`uring_wanted`] is a
+//! flag the constructor writes once, before any context exists. Without it
+//! every context is the kernel's, so [`of`] would always answer `Kernel`,
+//! and the calls skip it: each entry point tests the flag once, first (one
+//! compare with memory and a branch), and only when it is set calls a cold,
+//! out-of-line `*_any` function that asks [`of`] and serves the context with
+//! either backend, returning the call's final value (so the entry point's
+//! result conversion still folds away on the kernel side). The kernel side is
+//! then exactly the code of the library without the backend: io_submit and
+//! io_cancel are the system call alone, io_getevents' body keeps its
+//! registers, and the backend's state (a bigger `Live`, the guard of
+//! [`Served`]) never enters it. The tests sit where the result is
+//! converted or a loop starts:
+//!
+//! - in `exports` for io_setup, io_destroy, io_submit, io_cancel,
+//!   io_queue_init and io_queue_release (`context::*_any`);
+//! - in `events::getevents` and `events::pgetevents` (`events::reap_any`),
+//!   which every reaping call goes through;
+//! - in `queue::run`, once per io_queue_run call (`queue::run_any`, which
+//!   asks [`of`] again before each completion, as a callback may destroy
+//!   the context or create another at its address).
+//!
+//! This is the only `if io_uring` of the entry points; which backend serves
+//! a given context is still decided here alone.
 
 use crate::abi::io_context_t;
 use crate::process;

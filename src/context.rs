@@ -1,6 +1,7 @@
 //! Creating and destroying contexts, keeping the registry of live rings in
-//! step with the kernel, and the calls that only need to know which backend
-//! serves a context (see `backend`): io_submit, io_cancel.
+//! step with the kernel; and, in a process that asked for the io_uring
+//! backend, the calls that only need to know which backend serves a context
+//! (see `backend`): io_submit, io_cancel.
 
 use core::ffi::{c_int, c_long};
 
@@ -10,9 +11,9 @@ use crate::registry;
 use crate::sys::{self, Errno, SysResult};
 use crate::uring;
 
-/// io_setup(2): a context served by io_uring if the process asked for it
-/// and io_uring can serve it (see `backend`), by kernel AIO otherwise; the
-/// new context is recorded as live.
+/// io_setup(2) by kernel AIO, then records the new ring as live: all of
+/// io_setup in a process that did not ask for the io_uring backend (see
+/// `backend`).
 ///
 /// # Safety
 ///
@@ -20,12 +21,6 @@ use crate::uring;
 /// checks it and answers `EFAULT` for a bad address.
 #[inline(always)]
 pub unsafe fn setup(maxevents: c_int, ctxp: *mut io_context_t) -> SysResult {
-    if backend::uring_wanted() {
-        // SAFETY: the caller's contract.
-        if let uring::Setup::Served(result) = unsafe { uring::setup(maxevents, ctxp) } {
-            return result;
-        }
-    }
     // SAFETY: the caller's contract.
     let ret = unsafe { sys::io_setup(maxevents, ctxp) }?;
     // SAFETY: the kernel has just stored the context there, so the address
@@ -35,6 +30,24 @@ pub unsafe fn setup(maxevents: c_int, ctxp: *mut io_context_t) -> SysResult {
         core::ptr::null_mut(),
     );
     Ok(ret)
+}
+
+/// io_setup in a process that asked for the io_uring backend: a context
+/// io_uring serves if it can (`uring::setup`), kernel AIO's otherwise ([`setup`]).
+/// Out of line, so that none of the backend's code is the kernel path's.
+///
+/// # Safety
+///
+/// As for [`setup`].
+#[cold]
+#[inline(never)]
+pub unsafe fn setup_any(maxevents: c_int, ctxp: *mut io_context_t) -> SysResult {
+    // SAFETY: the caller's contract.
+    match unsafe { uring::setup(maxevents, ctxp) } {
+        uring::Setup::Served(result) => result,
+        // SAFETY: the caller's contract.
+        uring::Setup::Declined => unsafe { setup(maxevents, ctxp) },
+    }
 }
 
 /// io_queue_init(): io_setup on a cleared handle.
@@ -48,10 +61,13 @@ pub unsafe fn setup(maxevents: c_int, ctxp: *mut io_context_t) -> SysResult {
 /// calls happen only when `*ctxp` was not 0. A NULL `ctxp` is `EFAULT`
 /// without a call.
 ///
+/// With `ANY`, each io_setup is [`setup_any`]'s, else [`setup`]'s.
+///
 /// # Safety
 ///
 /// `ctxp` is NULL or points to an `io_context_t` the caller owns.
-pub unsafe fn queue_init(maxevents: c_int, ctxp: *mut io_context_t) -> SysResult {
+#[inline(always)]
+pub unsafe fn queue_init<const ANY: bool>(maxevents: c_int, ctxp: *mut io_context_t) -> SysResult {
     if maxevents <= 0 {
         return Err(Errno::EINVAL);
     }
@@ -59,7 +75,7 @@ pub unsafe fn queue_init(maxevents: c_int, ctxp: *mut io_context_t) -> SysResult
         return Err(Errno::EFAULT);
     }
     // SAFETY: the caller's contract; the kernel checks the address.
-    match unsafe { setup(maxevents, ctxp) } {
+    match unsafe { setup_with::<ANY>(maxevents, ctxp) } {
         Err(Errno::EINVAL) => {
             // SAFETY: the kernel read *ctxp before refusing (io_setup checks
             // the handle first), so it is readable; it is the caller's.
@@ -74,57 +90,87 @@ pub unsafe fn queue_init(maxevents: c_int, ctxp: *mut io_context_t) -> SysResult
             // SAFETY: as above, and writable.
             unsafe { ctxp.write_unaligned(core::ptr::null_mut()) };
             // SAFETY: as above.
-            unsafe { setup(maxevents, ctxp) }
+            unsafe { setup_with::<ANY>(maxevents, ctxp) }
         }
         other => other,
     }
 }
 
+/// [`setup_any`] if `ANY`, else [`setup`].
+///
+/// # Safety
+///
+/// As for [`setup`].
+#[inline(always)]
+unsafe fn setup_with<const ANY: bool>(maxevents: c_int, ctxp: *mut io_context_t) -> SysResult {
+    if ANY {
+        // SAFETY: the caller's contract.
+        unsafe { setup_any(maxevents, ctxp) }
+    } else {
+        // SAFETY: the caller's contract.
+        unsafe { setup(maxevents, ctxp) }
+    }
+}
+
+/// [`queue_init`] in a process that asked for the io_uring backend, out of
+/// line (see [`setup_any`]).
+///
+/// # Safety
+///
+/// As for [`queue_init`].
+#[cold]
+#[inline(never)]
+pub unsafe fn queue_init_any(maxevents: c_int, ctxp: *mut io_context_t) -> SysResult {
+    // SAFETY: the caller's contract.
+    unsafe { queue_init::<true>(maxevents, ctxp) }
+}
+
 /// Forgets the ring (waiting until no thread of this library can still be
-/// reading it), then io_destroy(2); or the io_uring backend's destruction.
-/// Other threads may be inside any call on the context meanwhile: those
-/// that lose the race get the kernel's `EINVAL`.
+/// reading it), then io_destroy(2): all of io_destroy in a process that did
+/// not ask for the io_uring backend (see `backend`). Other threads may be
+/// inside any call on the context meanwhile: those that lose the race get
+/// the kernel's `EINVAL`.
 ///
 /// # Safety
 ///
 /// None beyond the kernel's: it validates `ctx`.
 #[inline(always)]
 pub unsafe fn destroy(ctx: io_context_t) -> SysResult {
-    if let Backend::Uring(served) = backend::of(ctx) {
-        // SAFETY: the live context's state, protected by the guard given
-        // along.
-        return unsafe { uring::destroy(ctx as usize, served) };
-    }
     registry::remove(ctx as usize);
     // SAFETY: the caller's contract; the kernel validates ctx.
     unsafe { sys::io_destroy(ctx) }
 }
 
-/// io_submit(2), or the io_uring backend's.
+/// io_destroy in a process that asked for the io_uring backend: the
+/// backend's destruction (`uring::destroy`) for a context it serves,
+/// [`destroy`] otherwise. Out of line (see [`setup_any`]).
+///
+/// # Safety
+///
+/// As for [`destroy`].
+#[cold]
+#[inline(never)]
+pub unsafe fn destroy_any(ctx: io_context_t) -> SysResult {
+    if let Backend::Uring(served) = backend::of(ctx) {
+        // SAFETY: the live context's state, protected by the guard given
+        // along.
+        return unsafe { uring::destroy(ctx as usize, served) };
+    }
+    // SAFETY: the caller's contract.
+    unsafe { destroy(ctx) }
+}
+
+/// io_submit in a process that asked for the io_uring backend (without
+/// it, io_submit is the system call alone): the backend's for a context it
+/// serves, io_submit(2) otherwise. Out of line (see [`setup_any`]).
 ///
 /// # Safety
 ///
 /// `iocbs` holds `nr` pointers to iocbs that stay valid, with their
 /// buffers, until their completions are reaped.
-#[inline(always)]
-pub unsafe fn submit(ctx: io_context_t, nr: c_long, iocbs: *mut *mut iocb) -> SysResult {
-    if backend::uring_wanted() {
-        // SAFETY: the caller's contract.
-        return unsafe { submit_any(ctx, nr, iocbs) };
-    }
-    // SAFETY: the caller's contract.
-    unsafe { sys::io_submit(ctx, nr, iocbs) }
-}
-
-/// [`submit`] in a process that asked for the io_uring backend: out of
-/// line, so that the backend's frame is never the kernel path's.
-///
-/// # Safety
-///
-/// As for [`submit`].
 #[cold]
 #[inline(never)]
-unsafe fn submit_any(ctx: io_context_t, nr: c_long, iocbs: *mut *mut iocb) -> SysResult {
+pub unsafe fn submit_any(ctx: io_context_t, nr: c_long, iocbs: *mut *mut iocb) -> SysResult {
     match backend::of(ctx) {
         // SAFETY: the caller's contract.
         Backend::Uring(served) => unsafe { uring::submit::submit(served.uring(), nr, iocbs) },
@@ -133,30 +179,15 @@ unsafe fn submit_any(ctx: io_context_t, nr: c_long, iocbs: *mut *mut iocb) -> Sy
     }
 }
 
-/// io_cancel(2), or the io_uring backend's.
+/// io_cancel in a process that asked for the io_uring backend (without it,
+/// io_cancel is the system call alone), out of line (see [`submit_any`]).
 ///
 /// # Safety
 ///
 /// `result` is NULL or has room for one event.
-#[inline(always)]
-pub unsafe fn cancel(ctx: io_context_t, iocb: *mut iocb, result: *mut io_event) -> SysResult {
-    if backend::uring_wanted() {
-        // SAFETY: the caller's contract.
-        return unsafe { cancel_any(ctx, iocb, result) };
-    }
-    // SAFETY: the caller's contract.
-    unsafe { sys::io_cancel(ctx, iocb, result) }
-}
-
-/// [`cancel`] in a process that asked for the io_uring backend, out of
-/// line (see [`submit_any`]).
-///
-/// # Safety
-///
-/// As for [`cancel`].
 #[cold]
 #[inline(never)]
-unsafe fn cancel_any(ctx: io_context_t, iocb: *mut iocb, result: *mut io_event) -> SysResult {
+pub unsafe fn cancel_any(ctx: io_context_t, iocb: *mut iocb, result: *mut io_event) -> SysResult {
     match backend::of(ctx) {
         // SAFETY: the caller's contract.
         Backend::Uring(served) => unsafe { uring::reap::cancel(served.uring(), iocb) },

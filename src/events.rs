@@ -34,7 +34,7 @@
 use core::ffi::{c_int, c_long, c_ulong, c_void};
 
 use crate::abi::{io_context_t, io_event, io_sigset};
-use crate::backend::{self, Backend, Served};
+use crate::backend::{self, Backend};
 use crate::registry::{self, Live};
 use crate::ring::Peek;
 use crate::sys::{self, SysResult};
@@ -158,34 +158,9 @@ impl Call {
         events: *mut io_event,
         timeout: *mut libc::timespec,
     ) -> SysResult {
-        if registry::user_space_reaping() {
-            let _inside = live.kernel_reaper();
-            // SAFETY: the caller's contract.
-            return unsafe { self.make(live.ctx() as io_context_t, min_nr, nr, events, timeout) };
-        }
         // SAFETY: the caller's contract.
-        unsafe { self.make(live.ctx() as io_context_t, min_nr, nr, events, timeout) }
+        unsafe { self.make_registered(live.ctx() as io_context_t, min_nr, nr, events, timeout) }
     }
-}
-
-/// The io_uring backend's [`reap`], out of line: its frame is never the
-/// kernel path's.
-///
-/// # Safety
-///
-/// As for [`reap`].
-#[cold]
-#[inline(never)]
-unsafe fn reap_uring(
-    served: Served,
-    how: Call,
-    min_nr: c_long,
-    nr: c_long,
-    events: *mut io_event,
-    timeout: *mut libc::timespec,
-) -> SysResult {
-    // SAFETY: the caller's contract.
-    unsafe { uring::reap::getevents(served.uring(), min_nr, nr, events, timeout, how.sigmask()) }
 }
 
 /// The shared body of io_getevents and io_pgetevents.
@@ -204,16 +179,62 @@ unsafe fn reap(
     events: *mut io_event,
     timeout: *mut libc::timespec,
 ) -> SysResult {
-    let live = match backend::of(ctx) {
-        Backend::Kernel(Some(live)) => live,
-        Backend::Kernel(None) => {
-            // SAFETY: the caller's contract.
-            return unsafe { how.make_registered(ctx, min_nr, nr, events, timeout) };
-        }
+    if backend::uring_wanted() {
+        // SAFETY: the caller's contract.
+        return unsafe { reap_any(how, ctx, min_nr, nr, events, timeout) };
+    }
+    // Every context is the kernel's (see `backend`).
+    let live = registry::find(ctx as usize);
+    // SAFETY: the caller's contract.
+    unsafe { reap_kernel(how, ctx, live, min_nr, nr, events, timeout) }
+}
+
+/// [`reap`] in a process that asked for the io_uring backend: out of line,
+/// so that none of the backend's code is the kernel path's.
+///
+/// # Safety
+///
+/// As for [`reap`].
+#[cold]
+#[inline(never)]
+unsafe fn reap_any(
+    how: Call,
+    ctx: io_context_t,
+    min_nr: c_long,
+    nr: c_long,
+    events: *mut io_event,
+    timeout: *mut libc::timespec,
+) -> SysResult {
+    match backend::of(ctx) {
         // SAFETY: the caller's contract.
         Backend::Uring(served) => unsafe {
-            return reap_uring(served, how, min_nr, nr, events, timeout);
+            uring::reap::getevents(served.uring(), min_nr, nr, events, timeout, how.sigmask())
         },
+        // SAFETY: the caller's contract.
+        Backend::Kernel(live) => unsafe {
+            reap_kernel(how, ctx, live, min_nr, nr, events, timeout)
+        },
+    }
+}
+
+/// [`reap`] for a context of kernel AIO: `live` if the registry knows it.
+///
+/// # Safety
+///
+/// As for [`reap`].
+#[inline(always)]
+unsafe fn reap_kernel(
+    how: Call,
+    ctx: io_context_t,
+    live: Option<Live>,
+    min_nr: c_long,
+    nr: c_long,
+    events: *mut io_event,
+    timeout: *mut libc::timespec,
+) -> SysResult {
+    let Some(live) = live else {
+        // SAFETY: the caller's contract.
+        return unsafe { how.make_registered(ctx, min_nr, nr, events, timeout) };
     };
     // Completions can be handed out by the library only for arguments the
     // kernel would accept; anything else goes to the kernel as it is.

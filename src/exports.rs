@@ -21,7 +21,7 @@ use core::mem::MaybeUninit;
 
 use crate::abi::{io_context_t, io_event, iocb};
 use crate::sys::SysResult;
-use crate::{context, events, queue};
+use crate::{backend, context, events, queue, sys};
 
 /// Converts a result to libaio's return convention.
 #[inline(always)]
@@ -51,6 +51,10 @@ fn to_c(result: SysResult) -> c_int {
 /// io_setup(2)
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn io_setup(maxevents: c_int, ctxp: *mut io_context_t) -> c_int {
+    if backend::uring_wanted() {
+        // SAFETY: the caller's contract.
+        return to_c(unsafe { context::setup_any(maxevents, ctxp) });
+    }
     // SAFETY: the caller's contract.
     to_c(unsafe { context::setup(maxevents, ctxp) })
 }
@@ -72,6 +76,10 @@ pub unsafe extern "C" fn io_setup(maxevents: c_int, ctxp: *mut io_context_t) -> 
 /// io_destroy(2)
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn io_destroy(ctx: io_context_t) -> c_int {
+    if backend::uring_wanted() {
+        // SAFETY: the caller's contract.
+        return to_c(unsafe { context::destroy_any(ctx) });
+    }
     // SAFETY: the caller's contract.
     to_c(unsafe { context::destroy(ctx) })
 }
@@ -94,8 +102,12 @@ pub unsafe extern "C" fn io_destroy(ctx: io_context_t) -> c_int {
 /// io_submit(2)
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn io_submit(ctx: io_context_t, nr: c_long, iocbs: *mut *mut iocb) -> c_int {
+    if backend::uring_wanted() {
+        // SAFETY: the caller's contract.
+        return to_c(unsafe { context::submit_any(ctx, nr, iocbs) });
+    }
     // SAFETY: the caller's contract.
-    to_c(unsafe { context::submit(ctx, nr, iocbs) })
+    to_c(unsafe { sys::io_submit(ctx, nr, iocbs) })
 }
 
 /// Asks the kernel to cancel a queued request.
@@ -119,8 +131,12 @@ pub unsafe extern "C" fn io_cancel(
     iocb: *mut iocb,
     result: *mut io_event,
 ) -> c_int {
+    if backend::uring_wanted() {
+        // SAFETY: the caller's contract.
+        return to_c(unsafe { context::cancel_any(ctx, iocb, result) });
+    }
     // SAFETY: the caller's contract.
-    to_c(unsafe { context::cancel(ctx, iocb, result) })
+    to_c(unsafe { sys::io_cancel(ctx, iocb, result) })
 }
 
 /// Reaps between `min_nr` and `nr` completions into `events`, waiting up to `timeout`.
@@ -219,8 +235,12 @@ pub unsafe extern "C" fn io_pgetevents(
 /// io_queue_init(3)
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn io_queue_init(maxevents: c_int, ctxp: *mut io_context_t) -> c_int {
+    if backend::uring_wanted() {
+        // SAFETY: the caller's contract.
+        return to_c(unsafe { context::queue_init_any(maxevents, ctxp) });
+    }
     // SAFETY: the caller's contract.
-    to_c(unsafe { context::queue_init(maxevents, ctxp) })
+    to_c(unsafe { context::queue_init::<false>(maxevents, ctxp) })
 }
 
 /// Destroys the context: the same as [`io_destroy`].
@@ -234,6 +254,10 @@ pub unsafe extern "C" fn io_queue_init(maxevents: c_int, ctxp: *mut io_context_t
 /// io_queue_release(3)
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn io_queue_release(ctx: io_context_t) -> c_int {
+    if backend::uring_wanted() {
+        // SAFETY: the caller's contract.
+        return to_c(unsafe { context::destroy_any(ctx) });
+    }
     // SAFETY: the caller's contract.
     to_c(unsafe { context::destroy(ctx) })
 }
@@ -291,8 +315,12 @@ pub unsafe extern "C" fn io_queue_wait(ctx: io_context_t, timeout: *mut libc::ti
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn __libaio_io_cancel_0_1(ctx: io_context_t, iocb: *mut iocb) -> c_int {
     let mut discarded = MaybeUninit::<io_event>::uninit();
+    if backend::uring_wanted() {
+        // SAFETY: room for the one event the kernel may write.
+        return to_c(unsafe { context::cancel_any(ctx, iocb, discarded.as_mut_ptr()) });
+    }
     // SAFETY: room for the one event the kernel may write.
-    to_c(unsafe { context::cancel(ctx, iocb, discarded.as_mut_ptr()) })
+    to_c(unsafe { sys::io_cancel(ctx, iocb, discarded.as_mut_ptr()) })
 }
 
 /// `io_getevents@LIBAIO_0.1(ctx, nr, events, timeout)`: io_getevents before

@@ -48,8 +48,11 @@ static URING: AtomicBool = AtomicBool::new(false);
 /// the programs it leaves alone).
 #[inline(always)]
 pub fn uring_requested() -> bool {
-    // Relaxed: written once by the constructor, before any other thread.
-    URING.load(Ordering::Relaxed)
+    // SAFETY: written only by the constructor, before any other thread of
+    // the process exists (thread creation orders it before their reads), so
+    // no write can race with this one; a plain read, which compiles to a
+    // single compare with memory on the kernel path (see `backend`).
+    unsafe { URING.as_ptr().read() }
 }
 
 /// Whether the executable's file name is one the io_uring backend leaves

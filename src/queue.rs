@@ -19,7 +19,7 @@ use core::ffi::{c_long, c_void};
 use core::mem::MaybeUninit;
 
 use crate::abi::{io_callback_t, io_context_t, io_event};
-use crate::backend::{self, Backend, Served};
+use crate::backend::{self, Backend};
 use crate::events::{Call, getevents};
 use crate::registry;
 use crate::ring::Peek;
@@ -52,11 +52,42 @@ pub unsafe fn wait(ctx: io_context_t, timeout: *mut libc::timespec) -> SysResult
 /// The `data` of every iocb submitted on `ctx` is NULL or an
 /// `io_callback_t` (set with `io_set_callback()`), callable with these
 /// arguments.
+#[inline(always)]
 pub unsafe fn run(ctx: io_context_t) -> SysResult {
+    if backend::uring_wanted() {
+        // SAFETY: the caller's contract.
+        return unsafe { run_any(ctx) };
+    }
+    // Every context is the kernel's (see `backend`).
+    // SAFETY: the caller's contract.
+    unsafe { run_with::<false>(ctx) }
+}
+
+/// [`run`] in a process that asked for the io_uring backend: out of line,
+/// so that none of the backend's code is the kernel path's.
+///
+/// # Safety
+///
+/// As for [`run`].
+#[cold]
+#[inline(never)]
+unsafe fn run_any(ctx: io_context_t) -> SysResult {
+    // SAFETY: the caller's contract.
+    unsafe { run_with::<true>(ctx) }
+}
+
+/// [`run`], asking `backend` which backend serves the context before each
+/// completion if `ANY`, or knowing it is the kernel's.
+///
+/// # Safety
+///
+/// As for [`run`].
+#[inline(always)]
+unsafe fn run_with<const ANY: bool>(ctx: io_context_t) -> SysResult {
     let mut batch = [const { MaybeUninit::<io_event>::uninit() }; CAPACITY];
     loop {
         // SAFETY: room for CAPACITY events.
-        let count = unsafe { next(ctx, &mut batch) }?;
+        let count = unsafe { next::<ANY>(ctx, &mut batch) }?;
         if count <= 0 {
             return Ok(0);
         }
@@ -90,45 +121,43 @@ unsafe fn dispatch(ctx: io_context_t, event: &io_event) {
     }
 }
 
-/// The io_uring backend's part of [`next`], out of line: its frame is
-/// never the kernel path's.
-///
-/// # Safety
-///
-/// `event` has room for one event.
-#[cold]
-#[inline(never)]
-unsafe fn take_one_uring(served: Served, event: *mut io_event) -> SysResult {
-    // SAFETY: the caller's contract.
-    unsafe { uring::reap::take_one(served.uring(), event) }
-}
-
 /// Takes the next completion of `ctx` into `batch[0]` and returns 1, or
 /// returns 0 when none is waiting. Exceptionally returns more: when the
 /// context was destroyed, or its address given to a new context, while this
 /// thread was reaping a batch for its stash, the batch is returned whole,
 /// to be dispatched at once (the kernel handed it to this call, as it would
-/// have to libaio's).
+/// have to libaio's). Without `ANY`, the context is known to be the
+/// kernel's (see [`run_with`]).
 ///
 /// # Safety
 ///
 /// None beyond the caller's.
-unsafe fn next(ctx: io_context_t, batch: &mut [MaybeUninit<io_event>; CAPACITY]) -> SysResult {
+#[inline(always)]
+unsafe fn next<const ANY: bool>(
+    ctx: io_context_t,
+    batch: &mut [MaybeUninit<io_event>; CAPACITY],
+) -> SysResult {
     let mut zero = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
     let first = batch[0].as_mut_ptr();
     loop {
-        let live = match backend::of(ctx) {
-            Backend::Kernel(Some(live)) => live,
-            Backend::Kernel(None) => break,
-            // No system call to save: one at a time, straight from the
-            // completion queue.
-            Backend::Uring(served) => {
-                // SAFETY: room for one event.
-                return unsafe { take_one_uring(served, first) };
+        let found = if ANY {
+            match backend::of(ctx) {
+                Backend::Kernel(live) => live,
+                // No system call to save: one at a time, straight from the
+                // completion queue.
+                Backend::Uring(served) => {
+                    // SAFETY: room for one event.
+                    return unsafe { uring::reap::take_one(served.uring(), first) };
+                }
             }
+        } else {
+            registry::find(ctx as usize)
+        };
+        let Some(live) = found else {
+            break;
         };
         // SAFETY: room for one event.
         if unsafe { live.stash().take(1, first) } == 1 {

@@ -466,14 +466,11 @@ impl Entry {
 /// entry it points at is.
 pub(crate) static RECENT: AtomicPtr<Entry> = AtomicPtr::new((&raw const NO_ENTRY).cast_mut());
 
-/// A context the table holds: its entry, the address, and the index the
-/// address hashes to (which also names its user-space reaping lease), all
-/// from one look-up.
+/// A context the table holds: its entry, and the address.
 #[derive(Clone, Copy)]
 pub struct Live {
     entry: &'static Entry,
     ctx: usize,
-    bucket: usize,
 }
 
 /// The index `ctx` hashes to: Fibonacci hashing, so that rings a page or a
@@ -487,17 +484,12 @@ fn bucket(ctx: usize) -> usize {
     ctx.wrapping_mul(GOLDEN) >> (usize::BITS - ENTRIES.trailing_zeros())
 }
 
-/// The entries where `ctx` may be: from the one it hashes to (`first`),
-/// the next [`PROBES`], wrapping around.
+/// The entries where `ctx` may be: from the one it hashes to, the next
+/// [`PROBES`], wrapping around.
 #[inline(always)]
-fn window_from(first: usize) -> impl Iterator<Item = &'static Entry> + Clone {
+fn window(ctx: usize) -> impl Iterator<Item = &'static Entry> {
+    let first = bucket(ctx);
     (first..first + PROBES).map(|i| &WIPED.table[i & (ENTRIES - 1)])
-}
-
-/// [`window_from`] the entry `ctx` hashes to.
-#[inline(always)]
-fn window(ctx: usize) -> impl Iterator<Item = &'static Entry> + Clone {
-    window_from(bucket(ctx))
 }
 
 /// The user-space reaping lease of the ring at `ctx`.
@@ -513,27 +505,22 @@ pub fn find(ctx: usize) -> Option<Live> {
     if ctx == 0 {
         return None;
     }
-    let bucket = bucket(ctx);
-    let first = &WIPED.table[bucket];
+    let first = window(ctx).next()?;
     // Acquire: pairs with the claim in insert (the stash was cleared and
     // the io_uring state recorded first).
     if first.ctx.load(Ordering::Acquire) == ctx {
-        return Some(Live {
-            entry: first,
-            ctx,
-            bucket,
-        });
+        return Some(Live { entry: first, ctx });
     }
-    find_further(ctx, bucket)
+    find_further(ctx)
 }
 
 /// [`find`] past the first entry of the window.
 #[inline(never)]
-fn find_further(ctx: usize, bucket: usize) -> Option<Live> {
-    window_from(bucket)
+fn find_further(ctx: usize) -> Option<Live> {
+    window(ctx)
         .skip(1)
         .find(|entry| entry.ctx.load(Ordering::Acquire) == ctx)
-        .map(|entry| Live { entry, ctx, bucket })
+        .map(|entry| Live { entry, ctx })
 }
 
 /// Records `ctx`, just made by io_setup(2) or by the io_uring backend
@@ -592,14 +579,14 @@ const CLAIMING: usize = 1;
 /// Forgets `ctx`, about to be destroyed, and returns once no thread can be
 /// reading its ring any more (see the module documentation).
 pub fn remove(ctx: usize) {
-    remove_waking(ctx, &mut || {});
+    remove_waking(ctx, || {});
 }
 
 /// [`remove`], calling `wake` now and then while other threads still use
 /// the context (the io_uring backend wakes its waiters so); returns whether
 /// this call took the context out of the table (false: it was not there, or
 /// another thread's removal got there first).
-pub fn remove_waking(ctx: usize, wake: &mut dyn FnMut()) -> bool {
+pub fn remove_waking(ctx: usize, mut wake: impl FnMut()) -> bool {
     let Some(live) = find(ctx) else {
         return false;
     };
@@ -669,11 +656,7 @@ pub fn for_each_uring(mut f: impl FnMut(&Uring)) {
         if ctx == 0 || ctx & CLAIMING != 0 {
             continue;
         }
-        let live = Live {
-            entry,
-            ctx,
-            bucket: bucket(ctx),
-        };
+        let live = Live { entry, ctx };
         if let Some(uring) = live.protect().as_ref().and_then(Protected::uring) {
             f(uring);
         }
@@ -936,13 +919,6 @@ impl Live {
         (self.entry.ctx.load(Ordering::SeqCst) == self.ctx).then_some(protected)
     }
 
-    /// Declares this thread about to reap the context in the kernel, in
-    /// user-space reaping mode (see [`kernel_reaper`]).
-    #[inline]
-    pub fn kernel_reaper(&self) -> KernelReaper {
-        kernel_reaper_of(&WIPED.leases[self.bucket])
-    }
-
     /// User-space reaping: copies between `min` (at least one) and `max`
     /// completions straight out of the ring into `events`, if the ring holds
     /// at least `min` and no other reaper is in the way; returns how many,
@@ -962,7 +938,7 @@ impl Live {
         {
             use crate::rseq;
             let token = thread_token() | 1;
-            let lease = &WIPED.leases[self.bucket];
+            let lease = lease(self.ctx);
             // Acquire: the previous reaper's work on the ring happened before.
             match lease.compare_exchange(0, token, Ordering::Acquire, Ordering::Relaxed) {
                 Ok(_) => {}
@@ -1001,11 +977,7 @@ impl Live {
 /// preempted); takes over at once from the code this signal handler
 /// interrupted, whose commit the signal made fail.
 pub fn kernel_reaper(ctx: usize) -> KernelReaper {
-    kernel_reaper_of(lease(ctx))
-}
-
-/// [`kernel_reaper`] for the lease word `lease`.
-fn kernel_reaper_of(lease: &'static AtomicUsize) -> KernelReaper {
+    let lease = lease(ctx);
     let token = thread_token() | 1;
     let mut spins = 0u32;
     loop {

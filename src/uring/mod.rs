@@ -784,7 +784,7 @@ pub unsafe fn destroy(ctx: usize, served: crate::backend::Served) -> SysResult {
     // it, below.
     let uring = unsafe { &*uring };
     uring.wake_waiters();
-    registry::remove_waking(ctx, &mut || uring.wake_waiters());
+    registry::remove_waking(ctx, || uring.wake_waiters());
     // Nobody else uses the state now.
     reap::drain(uring);
     // SAFETY: every request has finished and nobody uses the state.
