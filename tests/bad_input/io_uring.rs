@@ -31,9 +31,8 @@ const CONTEXTS: E = E::BackendDiffers(Doc {
 /// README: pointers the backend reads and writes itself.
 const POINTERS: Doc = Doc {
     section: SECTION,
-    needle: "NULL and addresses in the kernel's half still give `-EFAULT`, but an unmapped or \
-             read-only one faults (`SIGSEGV`); a read-only iocb whose key is already 0 is \
-             accepted",
+    needle: "NULL and kernel-half addresses still give `-EFAULT`; an unmapped or read-only \
+             one faults (`SIGSEGV`); a read-only iocb whose key is 0 is accepted",
 };
 
 /// Whether the matrix runs under the backend.
