@@ -30,8 +30,9 @@
 //!
 //! - in `exports` for io_setup, io_destroy, io_submit, io_cancel,
 //!   io_queue_init and io_queue_release (`context::*_any`);
-//! - in `events::getevents` and `events::pgetevents` (`events::reap_any`),
-//!   which every reaping call goes through;
+//! - in `events::getevents` and `events::pgetevents`, which every reaping
+//!   call goes through (`events::getevents_any`, `events::pgetevents_any`,
+//!   which take the same arguments, so that they are reached with a jump);
 //! - in `queue::run`, once per io_queue_run call (`queue::run_any`, which
 //!   asks [`of`] again before each completion, as a callback may destroy
 //!   the context or create another at its address).

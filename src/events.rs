@@ -163,40 +163,13 @@ impl Call {
     }
 }
 
-/// The shared body of io_getevents and io_pgetevents.
+/// The shared body of [`getevents_any`] and [`pgetevents_any`]: the
+/// io_uring backend's for a context it serves, kernel AIO's otherwise.
 ///
 /// # Safety
 ///
-/// `events` has room for `nr` events (the kernel checks the address, except
-/// when completions reaped ahead or, in user-space reaping mode, in the
-/// ring are copied there); `timeout` is NULL or readable.
+/// As for [`getevents`].
 #[inline(always)]
-unsafe fn reap(
-    how: Call,
-    ctx: io_context_t,
-    min_nr: c_long,
-    nr: c_long,
-    events: *mut io_event,
-    timeout: *mut libc::timespec,
-) -> SysResult {
-    if backend::uring_wanted() {
-        // SAFETY: the caller's contract.
-        return unsafe { reap_any(how, ctx, min_nr, nr, events, timeout) };
-    }
-    // Every context is the kernel's (see `backend`).
-    let live = registry::find(ctx as usize);
-    // SAFETY: the caller's contract.
-    unsafe { reap_kernel(how, ctx, live, min_nr, nr, events, timeout) }
-}
-
-/// [`reap`] in a process that asked for the io_uring backend: out of line,
-/// so that none of the backend's code is the kernel path's.
-///
-/// # Safety
-///
-/// As for [`reap`].
-#[cold]
-#[inline(never)]
 unsafe fn reap_any(
     how: Call,
     ctx: io_context_t,
@@ -212,16 +185,39 @@ unsafe fn reap_any(
         },
         // SAFETY: the caller's contract.
         Backend::Kernel(live) => unsafe {
-            reap_kernel(how, ctx, live, min_nr, nr, events, timeout)
+            reap_kernel_apart(how, ctx, live, min_nr, nr, events, timeout)
         },
     }
 }
 
-/// [`reap`] for a context of kernel AIO: `live` if the registry knows it.
+/// [`reap_kernel`] out of line, for [`reap_any`] (which then keeps a small
+/// frame for the io_uring backend's contexts).
 ///
 /// # Safety
 ///
-/// As for [`reap`].
+/// As for [`getevents`].
+#[inline(never)]
+unsafe fn reap_kernel_apart(
+    how: Call,
+    ctx: io_context_t,
+    live: Option<Live>,
+    min_nr: c_long,
+    nr: c_long,
+    events: *mut io_event,
+    timeout: *mut libc::timespec,
+) -> SysResult {
+    // SAFETY: the caller's contract.
+    unsafe { reap_kernel(how, ctx, live, min_nr, nr, events, timeout) }
+}
+
+/// The shared body of io_getevents and io_pgetevents for a context of
+/// kernel AIO: `live` if the registry knows it.
+///
+/// # Safety
+///
+/// `events` has room for `nr` events (the kernel checks the address, except
+/// when completions reaped ahead or, in user-space reaping mode, in the
+/// ring are copied there); `timeout` is NULL or readable.
 #[inline(always)]
 unsafe fn reap_kernel(
     how: Call,
@@ -252,12 +248,12 @@ unsafe fn reap_kernel(
     unsafe { how.make_for(&live, min_nr, nr, events, timeout) }
 }
 
-/// [`reap`] for valid arguments, when completions may wait in the stash or
-/// user-space reaping is on.
+/// [`reap_kernel`] for valid arguments, when completions may wait in the
+/// stash or user-space reaping is on.
 ///
 /// # Safety
 ///
-/// As for [`reap`].
+/// As for [`reap_kernel`].
 #[inline(never)]
 unsafe fn reap_known(
     how: Call,
@@ -360,8 +356,35 @@ pub unsafe fn getevents(
     events: *mut io_event,
     timeout: *mut libc::timespec,
 ) -> SysResult {
+    if backend::uring_wanted() {
+        // SAFETY: the caller's contract.
+        return unsafe { getevents_any(ctx, min_nr, nr, events, timeout) };
+    }
+    // Every context is the kernel's (see `backend`).
+    let live = registry::find(ctx as usize);
     // SAFETY: the caller's contract.
-    unsafe { reap(Call::Getevents, ctx, min_nr, nr, events, timeout) }
+    unsafe { reap_kernel(Call::Getevents, ctx, live, min_nr, nr, events, timeout) }
+}
+
+/// [`getevents`] in a process that asked for the io_uring backend: out of
+/// line, so that none of the backend's code is the kernel path's (see
+/// `backend`), and with [`getevents`]'s arguments, so that it is reached
+/// with a jump.
+///
+/// # Safety
+///
+/// As for [`getevents`].
+#[cold]
+#[inline(never)]
+unsafe fn getevents_any(
+    ctx: io_context_t,
+    min_nr: c_long,
+    nr: c_long,
+    events: *mut io_event,
+    timeout: *mut libc::timespec,
+) -> SysResult {
+    // SAFETY: the caller's contract.
+    unsafe { reap_any(Call::Getevents, ctx, min_nr, nr, events, timeout) }
 }
 
 /// io_pgetevents(2), skipping the call when the library can answer.
@@ -381,6 +404,34 @@ pub unsafe fn pgetevents(
     timeout: *mut libc::timespec,
     sigmask: *mut libc::sigset_t,
 ) -> SysResult {
+    if backend::uring_wanted() {
+        // SAFETY: the caller's contract.
+        return unsafe { pgetevents_any(ctx, min_nr, nr, events, timeout, sigmask) };
+    }
+    // Every context is the kernel's (see `backend`).
+    let live = registry::find(ctx as usize);
+    let how = Call::Pgetevents(sigmask);
     // SAFETY: the caller's contract.
-    unsafe { reap(Call::Pgetevents(sigmask), ctx, min_nr, nr, events, timeout) }
+    unsafe { reap_kernel(how, ctx, live, min_nr, nr, events, timeout) }
+}
+
+/// [`pgetevents`] in a process that asked for the io_uring backend (see
+/// [`getevents_any`]).
+///
+/// # Safety
+///
+/// As for [`pgetevents`].
+#[cold]
+#[inline(never)]
+unsafe fn pgetevents_any(
+    ctx: io_context_t,
+    min_nr: c_long,
+    nr: c_long,
+    events: *mut io_event,
+    timeout: *mut libc::timespec,
+    sigmask: *mut libc::sigset_t,
+) -> SysResult {
+    let how = Call::Pgetevents(sigmask);
+    // SAFETY: the caller's contract.
+    unsafe { reap_any(how, ctx, min_nr, nr, events, timeout) }
 }
