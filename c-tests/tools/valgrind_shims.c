@@ -24,13 +24,13 @@
  * emulated, with the library's io_getevents and pthread_sigmask around it:
  *
  *   - no mask: io_getevents, the same call without a mask;
- *   - a mask that lets a pending signal through: the kernel would find the
- *     signal at once. Events already in the ring are returned (the kernel
- *     checks the ring before it sleeps); if there are none, the signal is
- *     delivered under the mask and the answer is -EINTR;
- *   - otherwise: io_getevents with the mask in place while it waits (not
- *     atomic like the system call, which does not matter to these
- *     single-threaded checks).
+ *   - a mask: io_getevents in short slices with every signal blocked; once
+ *     a signal the mask lets through is pending (before the wait or sent
+ *     meanwhile, by this thread or another), events already in the ring are
+ *     returned (the kernel checks the ring first); if there are none, the
+ *     signal is delivered under the mask and the answer is -EINTR. (Setting
+ *     the mask around one io_getevents instead is not atomic: a signal
+ *     handled between the two calls left the wait to run out.)
  *
  * Part of libaio-rs. Licensed MIT OR Apache-2.0.
  */
@@ -40,6 +40,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <time.h>
 #include <valgrind/valgrind.h>
 
 int libaio_rs_vg_io_submit(io_context_t ctx, long nr, struct iocb **iocbs);
@@ -65,6 +66,62 @@ static int deliverable_pending(const sigset_t *mask)
 	return 0;
 }
 
+/* The emulated wait under the caller's mask: io_getevents in slices of at
+ * most 10 ms with every signal blocked, so that a signal the mask lets
+ * through cannot be handled unseen between two system calls (another thread
+ * may send it at any time): it stays pending until a slice ends, is then
+ * delivered under the caller's mask, and the answer is -EINTR, as from the
+ * system call. Events already in the ring come first, as the kernel checks
+ * the ring before it looks for signals. */
+static int wait_masked(io_context_t ctx, long min_nr, long nr, struct io_event *events,
+		       const struct timespec *timeout, const sigset_t *sigmask)
+{
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	struct timespec now = { 0, 0 }, end = { 0, 0 };
+	if (timeout) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		end.tv_sec = now.tv_sec + timeout->tv_sec;
+		end.tv_nsec = now.tv_nsec + timeout->tv_nsec;
+		if (end.tv_nsec >= 1000000000) {
+			end.tv_sec++;
+			end.tv_nsec -= 1000000000;
+		}
+	}
+	int ret;
+	for (;;) {
+		if (deliverable_pending(sigmask)) {
+			struct timespec zero = { 0, 0 };
+			ret = io_getevents(ctx, 0, nr, events, &zero);
+			if (ret == 0) {
+				/* Delivered here, under the caller's mask. */
+				pthread_sigmask(SIG_SETMASK, sigmask, NULL);
+				ret = -EINTR;
+			}
+			break;
+		}
+		struct timespec slice = { 0, 10 * 1000 * 1000 };
+		int last = 0;
+		if (timeout) {
+			long long left = (long long)(end.tv_sec - now.tv_sec) * 1000000000LL +
+					 (end.tv_nsec - now.tv_nsec);
+			if (left <= 10 * 1000 * 1000LL) {
+				slice.tv_sec = 0;
+				slice.tv_nsec = left > 0 ? left : 0;
+				last = 1;
+			}
+		}
+		ret = io_getevents(ctx, min_nr, nr, events, &slice);
+		if (ret != 0 || min_nr == 0 || last)
+			break;
+		if (timeout)
+			clock_gettime(CLOCK_MONOTONIC, &now);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return ret;
+}
+
 int libaio_rs_vg_io_pgetevents(io_context_t ctx, long min_nr, long nr, struct io_event *events,
 			       struct timespec *timeout, sigset_t *sigmask)
 {
@@ -76,20 +133,8 @@ int libaio_rs_vg_io_pgetevents(io_context_t ctx, long min_nr, long nr, struct io
 	/* Arguments the kernel refuses are refused the same way without a mask. */
 	if (!sigmask || min_nr < 0 || nr < 0 || min_nr > nr) {
 		ret = io_getevents(ctx, min_nr, nr, events, timeout);
-	} else if (deliverable_pending(sigmask)) {
-		struct timespec zero = { 0, 0 };
-		ret = io_getevents(ctx, 0, nr, events, &zero);
-		if (ret == 0) {
-			sigset_t old;
-			pthread_sigmask(SIG_SETMASK, sigmask, &old);
-			pthread_sigmask(SIG_SETMASK, &old, NULL);
-			ret = -EINTR;
-		}
 	} else {
-		sigset_t old;
-		pthread_sigmask(SIG_SETMASK, sigmask, &old);
-		ret = io_getevents(ctx, min_nr, nr, events, timeout);
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		ret = wait_masked(ctx, min_nr, nr, events, timeout, sigmask);
 	}
 	errno = saved_errno;
 	return ret;
