@@ -954,20 +954,27 @@ pub fn debian_archive_package(dist: &str, arch: &str, package: &str, version: &s
 /// toolchain lacks it.
 pub fn ensure_rust_target(target: &str) {
     let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
-    let installed = || {
-        let out = run_ok(Command::new(&rustc).args(["--print", "sysroot"]));
-        let sysroot = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-        sysroot
-            .join("lib/rustlib")
-            .join(target)
-            .join("lib")
-            .is_dir()
-    };
-    if installed() {
+    let out = run_ok(Command::new(&rustc).args(["--print", "sysroot"]));
+    let sysroot = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    let libdir = sysroot.join("lib/rustlib").join(target).join("lib");
+    if libdir.is_dir() {
         return;
     }
-    let out = Command::new("rustup")
-        .args(["target", "add", target])
+    // Test binaries run side by side (tests/foreign.rs beside the others),
+    // and two `rustup target add` of one target at once fail on each
+    // other's files: one at a time, each looking again under the lock.
+    let locks = root().join("target");
+    std::fs::create_dir_all(&locks).unwrap();
+    let out = Command::new("flock")
+        .arg(locks.join("rustup-target-add.lock"))
+        .args([
+            "sh",
+            "-c",
+            r#"[ -d "$1" ] || exec rustup target add "$2""#,
+            "sh",
+        ])
+        .arg(&libdir)
+        .arg(target)
         .output()
         .unwrap_or_else(|e| {
             panic!(
@@ -976,7 +983,7 @@ pub fn ensure_rust_target(target: &str) {
             )
         });
     assert!(
-        out.status.success() && installed(),
+        out.status.success() && libdir.is_dir(),
         "`rustup target add {target}` failed ({}):\n{}",
         out.status,
         String::from_utf8_lossy(&out.stderr)
