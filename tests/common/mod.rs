@@ -38,7 +38,20 @@ pub fn libdir() -> &'static Path {
         if let Some(dir) = std::env::var_os("LIBAIO_RS_LIBDIR") {
             return PathBuf::from(dir);
         }
-        let status = make().arg("-s").arg("lib").status().expect("run make");
+        // One build at a time: test processes (and the children some tests
+        // run) start side by side, and one must not load the library while
+        // another is still linking it.
+        let locks = root().join("target");
+        std::fs::create_dir_all(&locks).unwrap();
+        let mut make = make();
+        make.arg("-s").arg("lib");
+        let status = Command::new("flock")
+            .arg(locks.join("test-build.lock"))
+            .arg(make.get_program())
+            .args(make.get_args())
+            .envs(make.get_envs().filter_map(|(k, v)| Some((k, v?))))
+            .status()
+            .expect("run make");
         assert!(status.success(), "make lib failed");
         root().join("target/test-build/lib")
     })
