@@ -736,6 +736,51 @@ fn exit_with_requests_in_flight() {
     unsafe { libc::exit(0) };
 }
 
+/// Kernel AIO does the buffered reads and writes of one io_submit inside
+/// it, in their order. Under the backend a cached read after the first on
+/// the same file joins the submission queue (io_uring reads the cached
+/// pages inside the same system call), so the queue goes to the kernel
+/// before a write done at once: reads before the write see the file as it
+/// was, reads after it see the write, with either library.
+#[test]
+fn the_reads_and_writes_of_one_submission_keep_their_order() {
+    in_child!("the_reads_and_writes_of_one_submission_keep_their_order");
+    let results = both().map(|lib| {
+        let fd = cold_file("order", 4 * 4096);
+        let mut warm = vec![0u8; 4 * 4096];
+        // SAFETY: our descriptor and buffer (the pages are cached now).
+        let read = unsafe { libc::pread(fd, warm.as_mut_ptr().cast(), warm.len(), 0) };
+        assert_eq!(read, warm.len() as isize);
+        let ctx = Ctx::new(lib, 16);
+        let mut bufs = vec![vec![0xeeu8; 4096]; 5];
+        let mut new = vec![0xaau8; 4096];
+        let [b0, b1, b2, b3, b4] = &mut bufs[..] else {
+            unreachable!()
+        };
+        let mut r0 = read_iocb(fd, b0, 0, 0);
+        let mut r1 = read_iocb(fd, b1, 4096, 1);
+        let mut r2 = read_iocb(fd, b2, 0, 2);
+        let mut w = rw_iocb(IO_CMD_PWRITE, fd, &mut new, 0);
+        w.data = std::ptr::without_provenance_mut(3);
+        let mut r3 = read_iocb(fd, b3, 0, 4);
+        let mut r4 = read_iocb(fd, b4, 4096, 5);
+        let ios = &mut [&mut r0, &mut r1, &mut r2, &mut w, &mut r3, &mut r4];
+        assert_eq!(submit(lib, ctx.ctx, ios), 6);
+        let events = reap_sorted(&ctx, 6);
+        drop(ctx);
+        // SAFETY: our descriptor.
+        unsafe { libc::close(fd) };
+        let first = |b: &Vec<u8>| b[0];
+        (events, bufs.iter().map(first).collect::<Vec<u8>>())
+    });
+    let expected = (
+        (0..6).map(|i| (i, 4096)).collect::<Vec<_>>(),
+        vec![0, 1, 0, 0xaa, 1],
+    );
+    assert_eq!(results[1], expected, "kernel AIO");
+    assert_eq!(results[0], expected, "ours");
+}
+
 // --------------------------------------------------------------- differences
 
 /// README: a poll of a socket reports the events asked for that are ready
