@@ -737,11 +737,11 @@ fn exit_with_requests_in_flight() {
 }
 
 /// Kernel AIO does the buffered reads and writes of one io_submit inside
-/// it, in their order. Under the backend a cached read after the first on
-/// the same file joins the submission queue (io_uring reads the cached
-/// pages inside the same system call), so the queue goes to the kernel
-/// before a write done at once: reads before the write see the file as it
-/// was, reads after it see the write, with either library.
+/// it, in their order: reads before a write see the file as it was, reads
+/// after it see the write. The backend does cached reads and writes at once
+/// in the same order (reads queued to io_uring and submitted at the end of
+/// the batch would see a write that followed them: tried, and this test
+/// caught it).
 #[test]
 fn the_reads_and_writes_of_one_submission_keep_their_order() {
     in_child!("the_reads_and_writes_of_one_submission_keep_their_order");

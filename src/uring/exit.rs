@@ -144,13 +144,13 @@ pub fn submitted(owner: u32, count: u32) {
     }
 }
 
-/// `count` completions owed to the thread `owner` have been taken.
-pub fn completed(owner: u32, count: u32) {
+/// One completion owed to the thread `owner` has been taken.
+pub fn completed(owner: u32) {
     if let Some(index) = owner.checked_sub(1) {
         // Relaxed: as above.
         registry::thread_exit(index as usize)
             .pending
-            .fetch_sub(count as usize, Ordering::Relaxed);
+            .fetch_sub(1, Ordering::Relaxed);
     }
 }
 

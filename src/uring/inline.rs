@@ -12,17 +12,11 @@
 //! - a buffered read of a file on disk is tried with `RWF_NOWAIT`: when the
 //!   page cache has it all, that is the completion; when it would wait for
 //!   the device (`EAGAIN`, or a short read), io_uring does it, truly
-//!   asynchronously. In an io_submit of several, only the first read of a
-//!   file is tried so (it also proves the descriptor readable, as the
-//!   kernel would check it); the others join the submission queue, where
-//!   io_uring reads cached pages at once too, all in the one system call
-//!   that submits them, instead of one `preadv2` each;
+//!   asynchronously;
 //! - a buffered write of a file on disk is done at once, as kernel AIO does
 //!   it: it lands in the page cache, so the wait is short, and a program
 //!   that reaps it with `min_nr` 0 right after io_submit (libaio's own test
-//!   harness does) finds it done, and a read submitted after it sees it
-//!   (reads queued before it in the same io_submit go to the kernel first,
-//!   so that they read what was there before it, as under kernel AIO);
+//!   harness does) finds it done, and a read submitted after it sees it;
 //! - a read or write of a file in memory is done at once, as kernel AIO
 //!   does.
 //!
@@ -157,7 +151,7 @@ pub enum Attempt {
 }
 
 /// `RWF_NOWAIT`.
-pub const RWF_NOWAIT: u32 = 0x08;
+const RWF_NOWAIT: u32 = 0x08;
 
 /// A read or write, as io_submit checked it.
 pub struct Io {

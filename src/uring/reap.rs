@@ -30,7 +30,7 @@
 //! kernel counts apart and which wakes all waiters whatever they wait for.
 
 use core::ffi::{c_int, c_long};
-use core::sync::atomic::{Ordering, fence};
+use core::sync::atomic::Ordering;
 
 use super::kernel::{self, Cqe, GeteventsArg, SyncCancel, Timespec};
 use super::{
@@ -119,9 +119,7 @@ impl Uring {
             {
                 let mut copy = [Cqe::default(); CLAIM];
                 self.copy_out(at, 1, &mut copy);
-                let mut tally = Tally::default();
-                let made = self.complete(&copy[0], Fate::Discard, &mut tally);
-                tally.settle(self);
+                let made = self.complete(&copy[0], Fate::Discard);
                 debug_assert!(made.is_none());
             }
         }
@@ -181,12 +179,9 @@ impl Uring {
             // SAFETY: a claimed entry, which the kernel does not overwrite
             // before the head moves past it.
             out[i as usize] = unsafe { self.cqes.add((at & self.cq_mask) as usize).read() };
-            // Relaxed: ordered by the fence below.
-            self.copied(at).store(1, Ordering::Relaxed);
+            // SeqCst: against the releaser's check below (a Dekker pair).
+            self.copied(at).store(1, Ordering::SeqCst);
         }
-        // SeqCst: the marks against the releaser's check in `release` (a
-        // Dekker pair: marks, then the flag; the flag, then the marks).
-        fence(Ordering::SeqCst);
         self.release();
     }
 
@@ -232,10 +227,8 @@ impl Uring {
             self.done.clear();
             0
         };
-        let mut tally = Tally {
-            room: got as u32,
-            ..Tally::default()
-        };
+        // Relaxed: a count (the room).
+        self.outstanding.fetch_sub(got as u32, Ordering::Relaxed);
         let mut batch = [Cqe::default(); CLAIM];
         while got < max {
             let Some((from, count)) = self.claim((max - got).min(CLAIM)) else {
@@ -252,7 +245,7 @@ impl Uring {
             };
             self.copy_out(from, count, &mut batch);
             for cqe in &batch[..count as usize] {
-                if let Some(event) = self.complete(cqe, fate, &mut tally) {
+                if let Some(event) = self.complete(cqe, fate) {
                     // The kernel's struct io_event: four 64-bit words,
                     // whatever the target's `long`.
                     // SAFETY: got < max, inside the caller's room.
@@ -261,21 +254,21 @@ impl Uring {
                 }
             }
         }
-        tally.settle(self);
         got
     }
 
     /// What one completion makes: an event (`data`, `obj`, `res`, `res2`,
     /// as the kernel's 64-bit words), or nothing; its slot, its thread's
     /// count and the room it held are settled.
-    fn complete(&self, cqe: &Cqe, fate: Fate, tally: &mut Tally) -> Option<[u64; 4]> {
+    fn complete(&self, cqe: &Cqe, fate: Fate) -> Option<[u64; 4]> {
         let tag = Tag::decode(cqe.user_data);
-        tally.expected += 1;
+        // Relaxed: a count.
+        self.expected.fetch_sub(1, Ordering::Relaxed);
         if tag.kind == KIND_CONTROL || tag.slot >= self.slot_count {
             return None;
         }
         let slot = self.slot(tag.slot);
-        tally.owed(tag.owner);
+        exit::completed(tag.owner);
         if tag.kind == KIND_EVENTFD {
             self.finish(tag.slot, Done::Signal);
             return None;
@@ -298,7 +291,8 @@ impl Uring {
                 submit::resubmit(self, tag.slot);
                 return None;
             }
-            tally.room += 1;
+            // Relaxed: a count (the room).
+            self.outstanding.fetch_sub(1, Ordering::Relaxed);
             self.finish(tag.slot, Done::Request);
             return None;
         }
@@ -311,7 +305,8 @@ impl Uring {
             i64::from(res) as u64,
             0,
         ];
-        tally.room += 1;
+        // Relaxed: a count (the room).
+        self.outstanding.fetch_sub(1, Ordering::Relaxed);
         self.finish(tag.slot, Done::Request);
         (fate == Fate::Deliver).then_some(event)
     }
@@ -334,9 +329,8 @@ impl Uring {
             .unwrap_or_else(|state| state);
         if settle(before) & (SLOT_IN_FLIGHT | SLOT_LINKS) == 0 {
             // Relaxed: the slot is ours alone now.
-            let resfd = slot.resfd.load(Ordering::Relaxed);
+            let resfd = slot.resfd.swap(-1, Ordering::Relaxed);
             if resfd >= 0 {
-                slot.resfd.store(-1, Ordering::Relaxed);
                 sys::close(resfd);
             }
             self.give_slot(index);
@@ -381,51 +375,6 @@ enum Done {
     Request,
     /// Its eventfd signal's.
     Signal,
-}
-
-/// The counts one harvest settles, once at its end rather than one
-/// atomic update per completion: completions expected (`Uring::expected`),
-/// room (`Uring::outstanding`), and what each thread is owed (`exit`), kept
-/// while consecutive completions are the same thread's. The counts are
-/// only ever too high meanwhile, which makes io_destroy, io_submit and an
-/// exiting thread wait or refuse as if the completions had not yet been
-/// taken: what they would see had the harvest not begun.
-#[derive(Default)]
-struct Tally {
-    expected: u32,
-    room: u32,
-    owner: u32,
-    owner_count: u32,
-}
-
-impl Tally {
-    /// One completion owed to the thread `owner` taken.
-    fn owed(&mut self, owner: u32) {
-        if owner != self.owner {
-            self.settle_owner();
-            self.owner = owner;
-        }
-        self.owner_count += 1;
-    }
-
-    fn settle_owner(&mut self) {
-        if self.owner_count > 0 {
-            exit::completed(self.owner, self.owner_count);
-            self.owner_count = 0;
-        }
-    }
-
-    /// Applies the counts.
-    fn settle(mut self, uring: &Uring) {
-        self.settle_owner();
-        // Relaxed: counts.
-        if self.expected > 0 {
-            uring.expected.fetch_sub(self.expected, Ordering::Relaxed);
-        }
-        if self.room > 0 {
-            uring.outstanding.fetch_sub(self.room, Ordering::Relaxed);
-        }
-    }
 }
 
 /// Room reserved for a request; see [`Uring::reserve`].

@@ -97,11 +97,6 @@ struct Batch<'a> {
     queued: u32,
     /// Requests were done at once while threads wait in the kernel.
     wake: bool,
-    /// Completions the queued entries will post, all owed to `owner`:
-    /// counted (`Uring::expected`, `exit::submitted`) when they are handed
-    /// to the kernel, once for the lot.
-    counted: u32,
-    owner: u32,
 }
 
 /// io_submit(2) on a context the backend serves.
@@ -139,7 +134,7 @@ pub unsafe fn submit(uring: &Uring, nr: c_long, iocbs: *mut *mut iocb) -> SysRes
     let mut refused = None;
     for i in 0..nr {
         // SAFETY: the caller's contract.
-        match unsafe { check(&mut batch, iocbs, i, &mut files) } {
+        match unsafe { check(uring, iocbs, i, &mut files) } {
             Ok(Checked::Queue(request)) => {
                 batch.add(request, owner);
                 submitted += 1;
@@ -168,12 +163,11 @@ pub unsafe fn submit(uring: &Uring, nr: c_long, iocbs: *mut *mut iocb) -> SysRes
 ///
 /// As for [`submit`].
 unsafe fn check(
-    batch: &mut Batch<'_>,
+    uring: &Uring,
     iocbs: *mut *mut iocb,
     i: usize,
     files: &mut Files,
 ) -> Result<Checked, Errno> {
-    let uring = batch.uring;
     let element = iocbs.wrapping_add(i);
     if !plausible_user_address(element as usize) {
         return Err(Errno::EFAULT);
@@ -209,17 +203,9 @@ unsafe fn check(
     // (the kernel answers EBADF for a bad one or the wrong access mode);
     // anything else is checked here, as kernel AIO's fget() checks it.
     let class = if rw { uring.classes.get(fd) } else { None };
-    let rw_flags = cb.aio_rw_flags;
-    // A cached read whose descriptor a read in this io_submit already
-    // proved readable joins the submission queue, where io_uring reads the
-    // cached pages at once too, in the same system call as the others.
-    let joins = !write
-        && class == Some(Class::Cached)
-        && rw_flags & inline::RWF_NOWAIT == 0
-        && files.proven(fd);
-    let at_once = !joins && class.is_some_and(|c| matches!(c, Class::Memory | Class::Cached));
+    let at_once = class.is_some_and(|c| matches!(c, Class::Memory | Class::Cached));
     let wants_resfd = flags & FLAG_RESFD != 0;
-    let mode = if (at_once || joins) && !wants_resfd {
+    let mode = if at_once && !wants_resfd {
         None
     } else {
         Some(files.mode(fd)?)
@@ -238,6 +224,7 @@ unsafe fn check(
         user_data: 0,
         ..Sqe::default()
     };
+    let rw_flags = cb.aio_rw_flags;
     let mut poll = false;
     let mut stream = false;
     let mut iovecs = None;
@@ -304,25 +291,8 @@ unsafe fn check(
                 offset,
                 rw_flags: flags,
             };
-            let attempt = if joins {
-                Attempt::Later
-            } else {
-                // Reads queued before a write done at once read what was
-                // there before it, as kernel AIO does them in order.
-                if write && matches!(class, Class::Memory | Class::Cached) {
-                    batch.flush();
-                }
-                // SAFETY: the caller's contract; the iovecs were checked.
-                unsafe { inline::attempt(class, &io) }
-            };
-            // The read reached the file: the descriptor is open for reading.
-            if class == Class::Cached
-                && !write
-                && matches!(attempt, Attempt::Later | Attempt::Done(0..))
-            {
-                files.prove(fd);
-            }
-            match attempt {
+            // SAFETY: the caller's contract; the iovecs were checked.
+            match unsafe { inline::attempt(class, &io) } {
                 Attempt::Done(res) => {
                     room.keep();
                     return Ok(Checked::Done([data, ptr as u64, res as u64, 0], resfd));
@@ -543,22 +513,9 @@ struct Files {
     known: usize,
     /// An eventfd found so.
     eventfd: Option<c_int>,
-    /// A descriptor a cached read reached in this io_submit (so open for
-    /// reading, and a cached file's).
-    proven: Option<c_int>,
 }
 
 impl Files {
-    /// Whether a cached read reached `fd` in this io_submit.
-    fn proven(&self, fd: c_int) -> bool {
-        self.proven == Some(fd)
-    }
-
-    /// Records that a cached read reached `fd`.
-    fn prove(&mut self, fd: c_int) {
-        self.proven = Some(fd);
-    }
-
     /// The access mode and flags of `fd`, or `EBADF` as the kernel's fget.
     fn mode(&mut self, fd: c_int) -> Result<c_int, Errno> {
         if let Some(&(_, flags)) = self.modes[..self.known].iter().find(|(f, _)| *f == fd) {
@@ -641,8 +598,6 @@ impl<'a> Batch<'a> {
             tail: unsafe { (*uring.sq_tail).load(Ordering::Relaxed) },
             queued: 0,
             wake: false,
-            counted: 0,
-            owner: 0,
         }
     }
 
@@ -746,9 +701,8 @@ impl<'a> Batch<'a> {
                 ..Sqe::default()
             });
         }
-        debug_assert!(self.counted == 0 || self.owner == owner);
-        self.counted += needed;
-        self.owner = owner;
+        uring.expected.fetch_add(needed, Ordering::Relaxed);
+        exit::submitted(owner, needed);
     }
 
     /// Queues a checked request (and its eventfd signal) in a slot of its
@@ -813,12 +767,6 @@ impl<'a> Batch<'a> {
             return;
         }
         let uring = self.uring;
-        if self.counted > 0 {
-            // Relaxed: a count, settled before the kernel can complete.
-            uring.expected.fetch_add(self.counted, Ordering::Relaxed);
-            exit::submitted(self.owner, self.counted);
-            self.counted = 0;
-        }
         // Release: the entries are written before the kernel sees the tail.
         // SAFETY: the kernel's ring field.
         unsafe { (*uring.sq_tail).store(self.tail, Ordering::Release) };
