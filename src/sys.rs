@@ -741,7 +741,14 @@ fn fcntl(fd: c_int, cmd: c_int) -> SysResult {
 /// The file type bits (`S_IFMT`) of `fd`, with statx(2).
 #[inline]
 pub fn file_type(fd: c_int) -> Result<u32, Errno> {
-    // struct statx is 256 bytes; stx_mode is the u16 at byte 28.
+    file_kind(fd).map(|(kind, _)| kind)
+}
+
+/// The file type bits (`S_IFMT`) of `fd` and, for a device, its number
+/// (major, minor), with one statx(2).
+pub fn file_kind(fd: c_int) -> Result<(u32, (u32, u32)), Errno> {
+    // struct statx is 256 bytes; stx_mode is the u16 at byte 28,
+    // stx_rdev_major and stx_rdev_minor the u32s at bytes 128 and 132.
     let mut buf = [0u64; 32];
     // SAFETY: statx writes at most its 256-byte struct into buf; the empty
     // path is a NUL-terminated string.
@@ -755,9 +762,17 @@ pub fn file_type(fd: c_int) -> Result<u32, Errno> {
             unsigned(buf.as_mut_ptr() as usize),
         )
     }?;
-    // SAFETY: byte 28 of the 256 is inside buf, 2-byte aligned.
-    let mode = unsafe { buf.as_ptr().cast::<u8>().add(28).cast::<u16>().read() };
-    Ok(u32::from(mode) & libc::S_IFMT)
+    let bytes = buf.as_ptr().cast::<u8>();
+    // SAFETY: bytes 28, 128 and 132 of the 256 are inside buf, aligned for
+    // their types.
+    let (mode, major, minor) = unsafe {
+        (
+            bytes.add(28).cast::<u16>().read(),
+            bytes.add(128).cast::<u32>().read(),
+            bytes.add(132).cast::<u32>().read(),
+        )
+    };
+    Ok((u32::from(mode) & libc::S_IFMT, (major, minor)))
 }
 
 /// The type of the file system `fd` is on (`f_type` of fstatfs(2)).

@@ -781,6 +781,87 @@ fn the_reads_and_writes_of_one_submission_keep_their_order() {
     assert_eq!(results[0], expected, "ours");
 }
 
+/// A zram device of 16 MiB for the time of a test, removed when dropped.
+struct Zram {
+    id: String,
+    path: PathBuf,
+}
+
+impl Zram {
+    /// None where the kernel has no zram.
+    fn new() -> Option<Zram> {
+        let id = std::fs::read_to_string("/sys/class/zram-control/hot_add").ok()?;
+        let id = id.trim().to_owned();
+        let zram = Zram {
+            path: PathBuf::from(format!("/dev/zram{id}")),
+            id,
+        };
+        std::fs::write(format!("/sys/block/zram{}/disksize", zram.id), "16M").unwrap();
+        let start = Instant::now();
+        while !zram.path.exists() {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "no {:?}",
+                zram.path
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Some(zram)
+    }
+}
+
+impl Drop for Zram {
+    fn drop(&mut self) {
+        let _ = std::fs::write("/sys/class/zram-control/hot_remove", &self.id);
+    }
+}
+
+/// Kernel AIO reads and writes a block device in memory (zram here) inside
+/// io_submit, O_DIRECT included: the event is there for a zero-timeout
+/// io_getevents right after. The backend does them at once too (io_uring
+/// would hand each to a worker thread: README, "Performance of the
+/// backend").
+#[test]
+fn o_direct_on_zram_completes_inside_io_submit() {
+    in_child!("o_direct_on_zram_completes_inside_io_submit");
+    let Some(zram) = Zram::new() else {
+        println!("no zram in this kernel: nothing to compare");
+        return;
+    };
+    let path = CString::new(zram.path.as_os_str().as_bytes()).unwrap();
+    // SAFETY: a valid C string; a new descriptor.
+    let fd = unsafe {
+        libc::open(
+            path.as_ptr(),
+            libc::O_RDWR | libc::O_DIRECT | libc::O_CLOEXEC,
+        )
+    };
+    assert!(fd >= 0, "open: {}", std::io::Error::last_os_error());
+    let results = both().map(|lib| {
+        // The buffers outlive the context, whose io_destroy waits for what
+        // is in flight.
+        let mut out = AlignedBuf::new(4096, 0x5a);
+        let mut buf = AlignedBuf::new(4096, 0);
+        let ctx = Ctx::new(lib, 8);
+        let mut write = rw_iocb(IO_CMD_PWRITE, fd, &mut out, 8192);
+        let mut read = read_iocb(fd, &mut buf, 8192, 2);
+        let first = (
+            submit(lib, ctx.ctx, &mut [&mut write]),
+            poll_events(lib, ctx.ctx),
+        );
+        let second = (
+            submit(lib, ctx.ctx, &mut [&mut read]),
+            poll_events(lib, ctx.ctx),
+        );
+        (first, second, buf[0], buf[4095])
+    });
+    // SAFETY: our descriptor.
+    unsafe { libc::close(fd) };
+    let expected = ((1, (1, vec![4096])), (1, (1, vec![4096])), 0x5a, 0x5a);
+    assert_eq!(results[1], expected, "kernel AIO");
+    assert_eq!(results[0], expected, "ours");
+}
+
 // --------------------------------------------------------------- differences
 
 /// README: a poll of a socket reports the events asked for that are ready

@@ -558,7 +558,7 @@ impl Files {
 }
 
 /// The decimal digits of `n`.
-fn decimal(mut n: u32) -> Digits {
+pub(super) fn decimal(mut n: u32) -> Digits {
     let mut buf = [0u8; 10];
     let mut at = buf.len();
     loop {
@@ -573,13 +573,13 @@ fn decimal(mut n: u32) -> Digits {
 }
 
 /// [`decimal`]'s result.
-struct Digits {
+pub(super) struct Digits {
     buf: [u8; 10],
     at: usize,
 }
 
 impl Digits {
-    fn as_bytes(&self) -> &[u8] {
+    pub(super) fn as_bytes(&self) -> &[u8] {
         &self.buf[self.at..]
     }
 
