@@ -17,6 +17,8 @@ use aio_rs::abi::io_iocb_cmd::*;
 use common::*;
 use std::ffi::{CString, c_int, c_long};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::ptr::null_mut;
@@ -828,15 +830,14 @@ fn o_direct_on_zram_completes_inside_io_submit() {
         println!("no zram in this kernel: nothing to compare");
         return;
     };
-    let path = CString::new(zram.path.as_os_str().as_bytes()).unwrap();
-    // SAFETY: a valid C string; a new descriptor.
-    let fd = unsafe {
-        libc::open(
-            path.as_ptr(),
-            libc::O_RDWR | libc::O_DIRECT | libc::O_CLOEXEC,
-        )
-    };
-    assert!(fd >= 0, "open: {}", std::io::Error::last_os_error());
+    // Closed before the device is removed (dropped first), also on a panic.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_DIRECT)
+        .open(&zram.path)
+        .unwrap_or_else(|e| panic!("{}: {e}", zram.path.display()));
+    let fd = file.as_raw_fd();
     let results = both().map(|lib| {
         // The buffers outlive the context, whose io_destroy waits for what
         // is in flight.
@@ -855,8 +856,6 @@ fn o_direct_on_zram_completes_inside_io_submit() {
         );
         (first, second, buf[0], buf[4095])
     });
-    // SAFETY: our descriptor.
-    unsafe { libc::close(fd) };
     let expected = ((1, (1, vec![4096])), (1, (1, vec![4096])), 0x5a, 0x5a);
     assert_eq!(results[1], expected, "kernel AIO");
     assert_eq!(results[0], expected, "ours");
