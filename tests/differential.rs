@@ -86,25 +86,21 @@ fn program(name: &str) -> Arc<Program> {
 fn build(name: &str) -> Program {
     let dir = scratch_dir(&format!("differential-{name}"));
     let source = sources().join(format!("{name}.c"));
-    let program = Program {
-        name: name.to_owned(),
-        system: dir.join(format!("{name}-system")),
-        ours: dir.join(format!("{name}-ours")),
-        dir,
-    };
     // Where the tests run without a C compiler (the guests of
     // tests/foreign.rs), the programs come built by the same commands
-    // with the architecture's cross compiler.
-    if let Some(prebuilt) = std::env::var_os("LIBAIO_RS_PREBUILT") {
-        let prebuilt = Path::new(&prebuilt).join("differential");
-        for (file, to) in [
-            (format!("{name}-system"), &program.system),
-            (format!("{name}-ours"), &program.ours),
-        ] {
-            std::fs::copy(prebuilt.join(&file), to)
-                .unwrap_or_else(|e| panic!("prebuilt {file}: {e}"));
-        }
-    } else {
+    // with the architecture's cross compiler, and run where they are: a
+    // copy written here could still be open for writing in a child that
+    // another test thread is starting, and fail to run (ETXTBSY).
+    let prebuilt =
+        std::env::var_os("LIBAIO_RS_PREBUILT").map(|path| Path::new(&path).join("differential"));
+    let at = prebuilt.as_deref().unwrap_or(&dir);
+    let program = Program {
+        name: name.to_owned(),
+        system: at.join(format!("{name}-system")),
+        ours: at.join(format!("{name}-ours")),
+        dir,
+    };
+    if prebuilt.is_none() {
         let system_include = c_tests::system_include(&program.dir);
         let commands = c_tests::differential_commands(
             "cc".as_ref(),

@@ -525,7 +525,10 @@ fn excluded_programs_get_kernel_aio() {
     for (exe, env, expected) in cases {
         let path = dir.join(exe);
         if !path.exists() {
-            std::fs::copy(std::env::current_exe().unwrap(), &path).unwrap();
+            // A link, not a copy: a copy written by this process could
+            // still be open for writing in a child that another test
+            // thread is starting, and fail to run (ETXTBSY).
+            std::fs::hard_link(std::env::current_exe().unwrap(), &path).unwrap();
         }
         let out = run_child(&path, NAME, env);
         let stdout = String::from_utf8_lossy(&out.stdout);
