@@ -556,34 +556,6 @@ fn exhausting_aio_max_nr_gives_eagain_until_a_context_is_freed() {
 
 // ------------------------------------------------------------ a full ring
 
-/// Keeps the calling thread on one CPU while it lives: the kernel keeps
-/// some of a context's free slots per CPU, so how many requests a full ring
-/// takes can depend on which CPU submits.
-struct Pinned(libc::cpu_set_t);
-
-impl Pinned {
-    fn to_cpu(cpu: usize) -> Pinned {
-        // SAFETY: plain affinity calls on the calling thread with our sets.
-        unsafe {
-            let mut old: libc::cpu_set_t = std::mem::zeroed();
-            let size = std::mem::size_of::<libc::cpu_set_t>();
-            assert_eq!(libc::sched_getaffinity(0, size, &mut old), 0);
-            let mut one: libc::cpu_set_t = std::mem::zeroed();
-            libc::CPU_SET(cpu, &mut one);
-            assert_eq!(libc::sched_setaffinity(0, size, &one), 0);
-            Pinned(old)
-        }
-    }
-}
-
-impl Drop for Pinned {
-    fn drop(&mut self) {
-        let size = std::mem::size_of::<libc::cpu_set_t>();
-        // SAFETY: restores the set saved in to_cpu().
-        unsafe { libc::sched_setaffinity(0, size, &self.0) };
-    }
-}
-
 /// 1000 reads through a context made for 1: each io_submit takes what the
 /// ring has room for, the next answers EAGAIN, reaping makes room again.
 /// Returns (taken, refused) for each round.

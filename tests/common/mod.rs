@@ -180,6 +180,46 @@ pub fn scratch_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// Keeps the calling thread on one CPU while it lives: the kernel keeps
+/// some of a context's free slots per CPU, so how many requests a full ring
+/// takes can depend on which CPU submits.
+pub struct Pinned(libc::cpu_set_t);
+
+impl Pinned {
+    /// To the CPU it runs on now.
+    pub fn here() -> Pinned {
+        // SAFETY: sched_getcpu has no preconditions.
+        let cpu = unsafe { libc::sched_getcpu() };
+        assert!(
+            cpu >= 0,
+            "sched_getcpu: {}",
+            std::io::Error::last_os_error()
+        );
+        Pinned::to_cpu(cpu as usize)
+    }
+
+    pub fn to_cpu(cpu: usize) -> Pinned {
+        // SAFETY: plain affinity calls on the calling thread with our sets.
+        unsafe {
+            let mut old: libc::cpu_set_t = std::mem::zeroed();
+            let size = std::mem::size_of::<libc::cpu_set_t>();
+            assert_eq!(libc::sched_getaffinity(0, size, &mut old), 0);
+            let mut one: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(cpu, &mut one);
+            assert_eq!(libc::sched_setaffinity(0, size, &one), 0);
+            Pinned(old)
+        }
+    }
+}
+
+impl Drop for Pinned {
+    fn drop(&mut self) {
+        let size = std::mem::size_of::<libc::cpu_set_t>();
+        // SAFETY: restores the set saved in to_cpu().
+        unsafe { libc::sched_setaffinity(0, size, &self.0) };
+    }
+}
+
 /// An address no process can use: in the kernel's half of the address space
 /// on 64-bit targets (as libaio's own tests use), and on 32-bit ones the
 /// last page of the 4 GiB, above the highest address a 32-bit process may
