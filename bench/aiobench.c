@@ -29,6 +29,15 @@
  *
  * Options:
  *   --raw           system calls instead of libaio
+ *   --uring         rw only: the same calls served by a bare io_uring instance
+ *                   (io_submit: one io_uring_enter submitting a read per iocb;
+ *                   io_getevents: the completion queue, and io_uring_enter to
+ *                   wait for min_nr): what io_uring itself does when driven
+ *                   the way the libaio API drives it. No libaio function runs.
+ *   --pread         rw only: io_submit does each read with pread(2) on the
+ *                   calling thread and io_getevents hands the results out:
+ *                   the read system call alone, which no library doing one
+ *                   system call per read on the calling thread can beat.
  *   --file PATH     file or block device read by rw and queuerun
  *   --qd N          queue depth (rw) or completions per run (queuerun)
  *   --min N         min_nr of rw's io_getevents (default 1)
@@ -73,6 +82,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/io_uring.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -105,7 +116,9 @@ struct ring_header {
 		header_length;
 };
 
-static int raw;
+static int raw;       /* no libaio function is called (--raw, --uring, --pread) */
+static enum { ENGINE_LIBAIO, ENGINE_RAW, ENGINE_URING, ENGINE_PREAD } engine;
+static const char *const engine_names[] = { "libaio", "raw", "uring", "pread" };
 static int mark;
 static int buffered, cold, hot;
 static int fd = -1;
@@ -165,33 +178,232 @@ static int sys_ret(long r)
 	return r < 0 ? -errno : (int)r;
 }
 
+/* ---- --uring: a bare io_uring instance behind the rw loop's four calls -- */
+
+static struct {
+	int fd;
+	unsigned *sq_tail, *sq_mask, *sq_array;
+	unsigned *cq_head, *cq_tail, *cq_mask;
+	struct io_uring_sqe *sqes;
+	struct io_uring_cqe *cqes;
+	void *rings, *cq_ring;
+	size_t rings_len, cq_len, sqes_len;
+} ur = { .fd = -1 };
+
+static void *ring_map(size_t len, off_t what)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+		       ur.fd, what);
+
+	if (p == MAP_FAILED)
+		die("mmap of the io_uring rings: %s", strerror(errno));
+	return p;
+}
+
+static int uring_setup(unsigned entries)
+{
+	struct io_uring_params p;
+	unsigned char *sq, *cq;
+
+	memset(&p, 0, sizeof p);
+	ur.fd = (int)syscall(SYS_io_uring_setup, entries, &p);
+	if (ur.fd < 0)
+		return -errno;
+	ur.rings_len = p.sq_off.array + p.sq_entries * sizeof(unsigned);
+	ur.cq_len = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
+	if (p.features & IORING_FEAT_SINGLE_MMAP) {
+		if (ur.cq_len > ur.rings_len)
+			ur.rings_len = ur.cq_len;
+		sq = cq = ur.rings = ring_map(ur.rings_len, IORING_OFF_SQ_RING);
+		ur.cq_ring = NULL;
+	} else {
+		sq = ur.rings = ring_map(ur.rings_len, IORING_OFF_SQ_RING);
+		cq = ur.cq_ring = ring_map(ur.cq_len, IORING_OFF_CQ_RING);
+	}
+	ur.sqes_len = p.sq_entries * sizeof(struct io_uring_sqe);
+	ur.sqes = ring_map(ur.sqes_len, IORING_OFF_SQES);
+	ur.sq_tail = (unsigned *)(sq + p.sq_off.tail);
+	ur.sq_mask = (unsigned *)(sq + p.sq_off.ring_mask);
+	ur.sq_array = (unsigned *)(sq + p.sq_off.array);
+	ur.cq_head = (unsigned *)(cq + p.cq_off.head);
+	ur.cq_tail = (unsigned *)(cq + p.cq_off.tail);
+	ur.cq_mask = (unsigned *)(cq + p.cq_off.ring_mask);
+	ur.cqes = (struct io_uring_cqe *)(cq + p.cq_off.cqes);
+	return 0;
+}
+
+static void uring_destroy(void)
+{
+	munmap(ur.sqes, ur.sqes_len);
+	if (ur.cq_ring)
+		munmap(ur.cq_ring, ur.cq_len);
+	munmap(ur.rings, ur.rings_len);
+	close(ur.fd);
+	ur.fd = -1;
+}
+
+static int uring_enter(unsigned submit, unsigned wait, unsigned flags)
+{
+	return sys_ret(syscall(SYS_io_uring_enter, ur.fd, submit, wait, flags, NULL, 0));
+}
+
+/* Each iocb (a pread, as prep() makes them) becomes an IORING_OP_READ that
+ * carries the iocb's address; one io_uring_enter submits them all. */
+static int uring_submit(long nr, struct iocb **v)
+{
+	unsigned tail = *ur.sq_tail, mask = *ur.sq_mask;
+
+	for (long k = 0; k < nr; k++) {
+		const struct iocb *cb = v[k];
+		unsigned at = (tail + (unsigned)k) & mask;
+		struct io_uring_sqe *sqe = &ur.sqes[at];
+
+		memset(sqe, 0, sizeof *sqe);
+		sqe->opcode = IORING_OP_READ;
+		sqe->fd = cb->aio_fildes;
+		sqe->addr = (uint64_t)(uintptr_t)cb->u.c.buf;
+		sqe->len = (uint32_t)cb->u.c.nbytes;
+		sqe->off = (uint64_t)cb->u.c.offset;
+		sqe->user_data = (uint64_t)(uintptr_t)cb;
+		ur.sq_array[at] = at;
+	}
+	__atomic_store_n(ur.sq_tail, tail + (unsigned)nr, __ATOMIC_RELEASE);
+	return uring_enter((unsigned)nr, 0, 0);
+}
+
+/* Takes up to nr completions, waiting in io_uring_enter for min_nr. */
+static int uring_getevents(long min_nr, long nr, struct io_event *ev)
+{
+	long got = 0;
+
+	for (;;) {
+		unsigned head = *ur.cq_head;
+		unsigned tail = __atomic_load_n(ur.cq_tail, __ATOMIC_ACQUIRE);
+		int rc;
+
+		while (head != tail && got < nr) {
+			const struct io_uring_cqe *cqe = &ur.cqes[head & *ur.cq_mask];
+			struct iocb *cb = (struct iocb *)(uintptr_t)cqe->user_data;
+
+			ev[got].data = cb->data;
+			ev[got].obj = cb;
+			ev[got].res = (unsigned long)(long)cqe->res;
+			ev[got].res2 = 0;
+			got++;
+			head++;
+		}
+		__atomic_store_n(ur.cq_head, head, __ATOMIC_RELEASE);
+		if (got >= min_nr)
+			return (int)got;
+		rc = uring_enter(0, (unsigned)(min_nr - got), IORING_ENTER_GETEVENTS);
+		if (rc < 0 && rc != -EINTR)
+			return rc;
+	}
+}
+
+/* ---- --pread: each read done by io_submit's stand-in, on this thread ---- */
+
+static struct io_event *done_events;
+static long ndone;
+
+static int pread_submit(long nr, struct iocb **v)
+{
+	for (long k = 0; k < nr; k++) {
+		struct iocb *cb = v[k];
+		ssize_t got = pread(cb->aio_fildes, cb->u.c.buf, cb->u.c.nbytes,
+				    cb->u.c.offset);
+
+		if ((unsigned long)ndone >= nslots)
+			die("more reads done than slots");
+		done_events[ndone].data = cb->data;
+		done_events[ndone].obj = cb;
+		done_events[ndone].res = (unsigned long)(got < 0 ? -errno : got);
+		done_events[ndone].res2 = 0;
+		ndone++;
+	}
+	return (int)nr;
+}
+
+static int pread_getevents(long min_nr, long nr, struct io_event *ev)
+{
+	long n = ndone < nr ? ndone : nr;
+
+	if (n < min_nr)
+		die("waiting for %ld reads with %ld done: nothing else would complete",
+		    min_nr, ndone);
+	memcpy(ev, done_events, (size_t)n * sizeof *ev);
+	memmove(done_events, done_events + n, (size_t)(ndone - n) * sizeof *ev);
+	ndone -= n;
+	return (int)n;
+}
+
+/* ---- the four calls, by engine ------------------------------------------ */
+
 static inline int do_setup(int maxevents, io_context_t *ctxp)
 {
-	if (raw)
+	int rc;
+
+	switch (engine) {
+	case ENGINE_RAW:
 		return sys_ret(syscall(SYS_io_setup, maxevents, ctxp));
-	return io_setup(maxevents, ctxp);
+	case ENGINE_URING:
+		rc = uring_setup((unsigned)maxevents);
+		/* Any non-zero handle: the engine has one instance. */
+		*ctxp = rc == 0 ? (io_context_t)&ur : 0;
+		return rc;
+	case ENGINE_PREAD:
+		done_events = calloc((size_t)maxevents, sizeof *done_events);
+		*ctxp = done_events ? (io_context_t)&done_events : 0;
+		return done_events ? 0 : -ENOMEM;
+	default:
+		return io_setup(maxevents, ctxp);
+	}
 }
 
 static inline int do_destroy(io_context_t ctx)
 {
-	if (raw)
+	switch (engine) {
+	case ENGINE_RAW:
 		return sys_ret(syscall(SYS_io_destroy, ctx));
-	return io_destroy(ctx);
+	case ENGINE_URING:
+		uring_destroy();
+		return 0;
+	case ENGINE_PREAD:
+		free(done_events);
+		done_events = NULL;
+		return 0;
+	default:
+		return io_destroy(ctx);
+	}
 }
 
 static inline int do_submit(io_context_t ctx, long nr, struct iocb **v)
 {
-	if (raw)
+	switch (engine) {
+	case ENGINE_RAW:
 		return sys_ret(syscall(SYS_io_submit, ctx, nr, v));
-	return io_submit(ctx, nr, v);
+	case ENGINE_URING:
+		return uring_submit(nr, v);
+	case ENGINE_PREAD:
+		return pread_submit(nr, v);
+	default:
+		return io_submit(ctx, nr, v);
+	}
 }
 
 static inline int do_getevents(io_context_t ctx, long min_nr, long nr,
 			       struct io_event *ev, struct timespec *ts)
 {
-	if (raw)
+	switch (engine) {
+	case ENGINE_RAW:
 		return sys_ret(syscall(SYS_io_getevents, ctx, min_nr, nr, ev, ts));
-	return io_getevents(ctx, min_nr, nr, ev, ts);
+	case ENGINE_URING:
+		return uring_getevents(min_nr, nr, ev);
+	case ENGINE_PREAD:
+		return pread_getevents(min_nr, nr, ev);
+	default:
+		return io_getevents(ctx, min_nr, nr, ev, ts);
+	}
 }
 
 typedef void (*callback_fn)(io_context_t, struct iocb *, long, long);
@@ -595,8 +807,8 @@ static const char *library_path(void)
 
 static void usage(void)
 {
-	fputs("usage: aiobench rw|empty|queuerun|setup [--raw] [--file PATH] [--qd N]\n"
-	      "                [--min N] [--secs S] [--warmup S] [--ops N] [--warmup-ops N]\n"
+	fputs("usage: aiobench rw|empty|queuerun|setup [--raw|--uring|--pread] [--file PATH]\n"
+	      "                [--qd N] [--min N] [--secs S] [--warmup S] [--ops N] [--warmup-ops N]\n"
 	      "                [--mark] [--buffered [--cold|--hot]]\n"
 	      "       aiobench mkfile PATH MIB\n", stderr);
 	exit(2);
@@ -606,6 +818,8 @@ int main(int argc, char **argv)
 {
 	static const struct option options[] = {
 		{ "raw", no_argument, NULL, 'r' },
+		{ "uring", no_argument, NULL, 'u' },
+		{ "pread", no_argument, NULL, 'p' },
 		{ "file", required_argument, NULL, 'f' },
 		{ "qd", required_argument, NULL, 'q' },
 		{ "min", required_argument, NULL, 'm' },
@@ -639,7 +853,9 @@ int main(int argc, char **argv)
 	optind = 2;
 	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		switch (opt) {
-		case 'r': raw = 1; break;
+		case 'r': engine = ENGINE_RAW; break;
+		case 'u': engine = ENGINE_URING; break;
+		case 'p': engine = ENGINE_PREAD; break;
 		case 'f': file = optarg; break;
 		case 'q': qd = strtol(optarg, NULL, 10); break;
 		case 'm': min_nr = strtol(optarg, NULL, 10); break;
@@ -656,11 +872,14 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc)
 		usage();
+	raw = engine != ENGINE_LIBAIO;
 	needs_io = !strcmp(bench, "rw") || !strcmp(bench, "queuerun");
 	if (!needs_io && strcmp(bench, "empty") && strcmp(bench, "setup"))
 		usage();
 	if (qd < 1 || qd > 4096 || min_nr < 0 || min_nr > qd)
 		die("need 1 <= --qd <= 4096 and 0 <= --min <= --qd");
+	if ((engine == ENGINE_URING || engine == ENGINE_PREAD) && strcmp(bench, "rw"))
+		die("--uring and --pread go with rw");
 	if ((cold || hot) && (!buffered || (cold && hot)))
 		die("--cold and --hot go with --buffered, one of them");
 
@@ -762,10 +981,11 @@ int main(int argc, char **argv)
 		die("%ld iocbs never completed", ninflight);
 	if (elapsed <= 0)
 		die("nothing was timed");
-	printf("result case=%s raw=%d lib=%s qd=%ld min=%ld ops=%" PRIu64
+	printf("result case=%s raw=%d engine=%s lib=%s qd=%ld min=%ld ops=%" PRIu64
 	       " calls=%" PRIu64 " completions=%" PRIu64 " elapsed=%.6f ops_per_s=%.1f"
 	       " callgrind_zero=%d\n",
-	       bench, raw, raw ? "none" : library_path(), qd, min_nr, timed.ops,
+	       bench, raw, engine_names[engine], raw ? "none" : library_path(), qd, min_nr,
+	       timed.ops,
 	       timed.calls, completions, elapsed, (double)timed.ops / elapsed,
 	       HAVE_CALLGRIND);
 	return 0;
