@@ -300,9 +300,17 @@ impl Done {
             // Relaxed: published by the tail's store.
             word.store(value, Ordering::Relaxed);
         }
-        // SeqCst: the event is written before consumers see it, and before
-        // the producer looks for waiters to wake.
-        self.tail.store(tail.wrapping_add(1), Ordering::SeqCst);
+        if crate::registry::single_threaded() {
+            // Release: the event is written before consumers see it. No
+            // other thread waits (a handler of this thread that waits was
+            // interrupting our own wait, which program order covers).
+            self.tail.store(tail.wrapping_add(1), Ordering::Release);
+            core::sync::atomic::compiler_fence(Ordering::SeqCst);
+        } else {
+            // SeqCst: the event is written before consumers see it, and
+            // before the producer looks for waiters to wake.
+            self.tail.store(tail.wrapping_add(1), Ordering::SeqCst);
+        }
     }
 
     /// Takes up to `max` events into `out`; returns how many.

@@ -60,7 +60,9 @@ pub mod reap;
 pub mod submit;
 
 use core::ffi::{c_int, c_void};
-use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, AtomicU32, AtomicUsize, Ordering};
+use core::sync::atomic::{
+    AtomicBool, AtomicI32, AtomicU8, AtomicU32, AtomicUsize, Ordering, compiler_fence,
+};
 
 use crate::abi::io_context_t;
 use crate::registry;
@@ -794,56 +796,117 @@ pub unsafe fn destroy(ctx: usize, served: crate::backend::Served) -> SysResult {
 
 /// A lock for one thread at a time (futex-based), which knows its holder:
 /// a signal handler that interrupted the holder must not wait for it.
+///
+/// The lock word is the holder's thread token itself, taken with one atomic
+/// instruction and given back with another, so that a handler finds its
+/// own thread's token at every instruction in between. (With the token in
+/// a second word, written after the lock was taken and cleared before it
+/// was given back, a handler that interrupted either gap waited for its own
+/// thread for ever: `signal_reap ... submit` under the backend hung within
+/// seconds, a timer interrupt being taken right after the locked
+/// instruction.)
 pub struct Lock {
-    /// 0 free, 1 held, 2 held with waiters.
-    state: AtomicU32,
     /// The holder's thread token, or 0.
     holder: AtomicUsize,
+    /// 1 while a thread may be asleep waiting for the lock (the futex word).
+    waiters: AtomicU32,
 }
 
 impl Lock {
     const fn new() -> Lock {
         Lock {
-            state: AtomicU32::new(0),
             holder: AtomicUsize::new(0),
+            waiters: AtomicU32::new(0),
         }
     }
 
     /// Takes the lock, or None if this thread holds it already (a signal
     /// handler interrupted the holder).
+    #[inline]
     fn lock(&self) -> Option<LockGuard<'_>> {
         let me = registry::thread_token();
-        // Relaxed: only our own store can make it equal.
-        if self.holder.load(Ordering::Relaxed) == me {
+        // Relaxed: only this thread stores its token (or a handler of
+        // this thread, which gives the lock back before returning).
+        let held = self.holder.load(Ordering::Relaxed);
+        if held == me {
             return None;
+        }
+        if held == 0 && registry::single_threaded() {
+            // No other thread exists, and none can be started before the
+            // lock is given back (only this thread could start it): a plain
+            // store takes it. A handler that interrupts between the load and
+            // the store takes and gives back the lock before this resumes;
+            // one that interrupts after it finds our token.
+            self.holder.store(me, Ordering::Relaxed);
+            // The section the lock protects stays after the store.
+            compiler_fence(Ordering::SeqCst);
+            return Some(LockGuard {
+                lock: self,
+                alone: true,
+            });
         }
         // Acquire: the previous holder's writes.
         if self
-            .state
-            .compare_exchange(0, 1, Ordering::Acquire, Ordering::Relaxed)
+            .holder
+            .compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed)
             .is_err()
         {
-            // Acquire: as above.
-            while self.state.swap(2, Ordering::Acquire) != 0 {
-                sys::futex_wait(&self.state, 2);
-            }
+            self.wait(me);
         }
-        // Relaxed: read only by this thread (and its signal handlers).
-        self.holder.store(me, Ordering::Relaxed);
-        Some(LockGuard(self))
+        Some(LockGuard {
+            lock: self,
+            alone: false,
+        })
+    }
+
+    /// Sleeps until the lock is ours.
+    #[cold]
+    #[inline(never)]
+    fn wait(&self, me: usize) {
+        loop {
+            // SeqCst, with the holder's swap and load when it gives the lock
+            // back: either this attempt finds the lock free, or the holder
+            // finds the flag and wakes us. A thread that takes the lock after
+            // sleeping leaves the flag set, for the others still asleep.
+            self.waiters.store(1, Ordering::SeqCst);
+            if self
+                .holder
+                .compare_exchange(0, me, Ordering::SeqCst, Ordering::Relaxed)
+                .is_ok()
+            {
+                return;
+            }
+            sys::futex_wait(&self.waiters, 1);
+        }
     }
 }
 
 /// A held [`Lock`].
-pub struct LockGuard<'a>(&'a Lock);
+pub struct LockGuard<'a> {
+    lock: &'a Lock,
+    /// Taken with the process's only thread's plain store.
+    alone: bool,
+}
 
 impl Drop for LockGuard<'_> {
     fn drop(&mut self) {
-        // Relaxed: see `lock`.
-        self.0.holder.store(0, Ordering::Relaxed);
-        // Release: our writes happen before the next holder's.
-        if self.0.state.swap(0, Ordering::Release) == 2 {
-            sys::futex_wake(&self.0.state, 1);
+        if self.alone {
+            // The protected section stays before the store (for our
+            // handlers); Release: for the next holder, if it is a thread
+            // started later.
+            compiler_fence(Ordering::SeqCst);
+            self.lock.holder.store(0, Ordering::Release);
+            return;
+        }
+        // SeqCst: see `Lock::wait`; it also releases our writes to the next
+        // holder.
+        self.lock.holder.swap(0, Ordering::SeqCst);
+        if self.lock.waiters.load(Ordering::SeqCst) != 0 {
+            // Relaxed: the futex call orders it; every sleeper is woken and
+            // tries again (contention here is rare: two threads submitting
+            // to one context at the same moment).
+            self.lock.waiters.store(0, Ordering::Relaxed);
+            sys::futex_wake(&self.lock.waiters, i32::MAX as u32);
         }
     }
 }
