@@ -8,8 +8,7 @@
 //! a thread that then exits (a worker pool shrinking, a thread per job).
 //!
 //! So a thread that has submitted through the backend gets a destructor
-//! (glibc's `__cxa_thread_atexit_impl`, run when the thread exits, and for
-//! the main thread by exit()) that, first, hands over its pending polls and
+//! that, first, hands over its pending polls and
 //! its reads and writes of streams (pipes, sockets, character devices),
 //! which io_uring has not started while their file is not ready: they are
 //! cancelled and the reaper that finds the cancellation submits them again
@@ -23,9 +22,21 @@
 //! Each thread's count of requests not yet completed is kept by the index
 //! of its slot in the registry (`registry::my_thread_index`); a thread
 //! without a slot (more than the registry has room for) is not tracked.
+//!
+//! How the destructor is registered: a thread's first io_submit may run in
+//! a signal handler, which must not allocate (the handler may have
+//! interrupted malloc). So the thread that loads the library, in the
+//! constructor, registers with glibc's `__cxa_thread_atexit_impl` (which
+//! allocates; it runs at that thread's exit, and at exit() for the main
+//! thread), and the constructor makes a pthread key whose destructor is
+//! ours; every other thread, at its first io_submit, sets its value of that
+//! key, which for glibc's first 32 keys is a store into the thread's own
+//! descriptor: no allocation, no lock. Where the key is not among those
+//! (a program that made 32 keys before loading the library), threads fall
+//! back to `__cxa_thread_atexit_impl` at their first io_submit.
 
 use core::ffi::c_void;
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
 use crate::registry;
 use crate::sys;
@@ -56,6 +67,15 @@ type AtExit = unsafe extern "C" fn(
     dso_symbol: *mut c_void,
 ) -> core::ffi::c_int;
 
+/// `pthread_key_create`.
+type KeyCreate = unsafe extern "C" fn(
+    key: *mut u32,
+    destructor: Option<unsafe extern "C" fn(*mut c_void)>,
+) -> core::ffi::c_int;
+
+/// `pthread_setspecific`.
+type SetSpecific = unsafe extern "C" fn(key: u32, value: *const c_void) -> core::ffi::c_int;
+
 unsafe extern "C" {
     /// GLIBC_2.18; on x86_64 found with dlsym instead ([`resolve`]).
     #[cfg(not(all(target_arch = "x86_64", target_pointer_width = "64")))]
@@ -64,6 +84,17 @@ unsafe extern "C" {
         obj: *mut c_void,
         dso_symbol: *mut c_void,
     ) -> core::ffi::c_int;
+
+    /// GLIBC_2.34 (libc.so.6); on x86_64 found with dlsym instead.
+    #[cfg(not(all(target_arch = "x86_64", target_pointer_width = "64")))]
+    fn pthread_key_create(
+        key: *mut u32,
+        destructor: Option<unsafe extern "C" fn(*mut c_void)>,
+    ) -> core::ffi::c_int;
+
+    /// As above.
+    #[cfg(not(all(target_arch = "x86_64", target_pointer_width = "64")))]
+    fn pthread_setspecific(key: u32, value: *const c_void) -> core::ffi::c_int;
 
     /// This shared object's handle (from the C runtime's crtbegin), which
     /// keeps it loaded until the destructors registered with it have run.
@@ -76,14 +107,80 @@ unsafe extern "C" {
 #[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
 static AT_EXIT: AtomicUsize = AtomicUsize::new(0);
 
-/// Finds `__cxa_thread_atexit_impl` (at load, when the backend is asked
-/// for: `process`).
+/// `pthread_setspecific`'s address on x86_64, or 0 (as for [`AT_EXIT`]).
+#[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
+static SET_SPECIFIC: AtomicUsize = AtomicUsize::new(0);
+
+/// glibc keeps a thread's values of the first 32 keys in the thread's own
+/// descriptor (`PTHREAD_KEY_2NDLEVEL_SIZE`): setting one allocates nothing.
+const KEYS_IN_DESCRIPTOR: u32 = 32;
+
+/// The key whose destructor is [`at_key_exit`], if it is one of the first
+/// [`KEYS_IN_DESCRIPTOR`]; otherwise this value.
+const NO_KEY: u32 = u32::MAX;
+static KEY: AtomicU32 = AtomicU32::new(NO_KEY);
+
+/// At load, when the backend is asked for (`process`): finds glibc's
+/// functions, makes the key, and registers the loading thread's destructor.
 pub fn resolve() {
     #[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
-    if let Some(address) = crate::rseq::glibc_symbol(c"__cxa_thread_atexit_impl") {
-        // Relaxed: the constructor runs before the program's threads exist.
-        AT_EXIT.store(address as usize, Ordering::Relaxed);
+    let create = {
+        use crate::rseq::glibc_symbol;
+        if let Some(address) = glibc_symbol(c"__cxa_thread_atexit_impl") {
+            // Relaxed: the constructor runs before the program's threads
+            // exist (or, in dlopen, before the library is handed out).
+            AT_EXIT.store(address as usize, Ordering::Relaxed);
+        }
+        match (
+            glibc_symbol(c"pthread_key_create"),
+            glibc_symbol(c"pthread_setspecific"),
+        ) {
+            (Some(create), Some(set)) => {
+                // Relaxed: as above.
+                SET_SPECIFIC.store(set as usize, Ordering::Relaxed);
+                // SAFETY: glibc's function of that name and signature.
+                Some(unsafe { core::mem::transmute::<*mut u8, KeyCreate>(create) })
+            }
+            _ => None,
+        }
+    };
+    #[cfg(not(all(target_arch = "x86_64", target_pointer_width = "64")))]
+    let create: Option<KeyCreate> = Some(pthread_key_create);
+    if let Some(create) = create {
+        let mut key = NO_KEY;
+        // SAFETY: a key to fill in, and our destructor.
+        if unsafe { create(&mut key, Some(at_key_exit)) } == 0 && key < KEYS_IN_DESCRIPTOR {
+            // Relaxed: as above.
+            KEY.store(key, Ordering::Relaxed);
+        }
     }
+    // The loading thread (the main thread, unless the library was
+    // dlopen'ed) is registered now, where allocating is safe, and with the
+    // destructor that exit() runs too (key destructors run only when a
+    // thread ends on its own).
+    hook(registry::thread_token(), false);
+}
+
+/// The key and `pthread_setspecific`, if the key is usable.
+fn key() -> Option<(u32, SetSpecific)> {
+    // Relaxed: see `resolve`.
+    let key = KEY.load(Ordering::Relaxed);
+    if key == NO_KEY {
+        return None;
+    }
+    #[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
+    {
+        // Relaxed: as above.
+        let address = SET_SPECIFIC.load(Ordering::Relaxed);
+        if address == 0 {
+            return None;
+        }
+        // SAFETY: glibc's function of that name and signature.
+        let set = unsafe { core::mem::transmute::<usize, SetSpecific>(address) };
+        Some((key, set))
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_pointer_width = "64")))]
+    Some((key, pthread_setspecific))
 }
 
 /// `__cxa_thread_atexit_impl`, if this glibc has it.
@@ -105,33 +202,47 @@ fn at_exit() -> Option<AtExit> {
 /// completion's tag has for it), registering its destructor the first
 /// time.
 pub fn this_thread_submits() -> u32 {
-    let Some(index) = registry::my_thread_index() else {
-        return 0;
-    };
-    let record = registry::thread_exit(index);
     let token = registry::thread_token();
-    // Relaxed: written by this thread only (and cleared by its destructor).
-    if record.hooked.load(Ordering::Relaxed) != token {
-        // SAFETY: a function of this library with the argument it expects;
-        // __dso_handle names this library, so glibc keeps it loaded until
-        // the destructor has run.
-        let Some(at_exit) = at_exit() else {
-            return 0;
-        };
-        // SAFETY: as above.
-        let registered = unsafe {
-            at_exit(
-                at_thread_exit,
-                index as *mut c_void,
-                (&raw const __dso_handle).cast_mut().cast(),
-            )
-        };
-        if registered != 0 {
-            return 0;
-        }
-        record.hooked.store(token, Ordering::Relaxed);
+    match hook(token, true) {
+        Some(index) => index as u32 + 1,
+        None => 0,
     }
-    index as u32 + 1
+}
+
+/// Registers the calling thread's destructor unless it is registered;
+/// returns the thread's registry index, or None if it has none or the
+/// destructor could not be registered. With `by_key`, through the key where
+/// it is usable (safe in a signal handler), else `__cxa_thread_atexit_impl`.
+fn hook(token: usize, by_key: bool) -> Option<usize> {
+    let index = registry::my_thread_index()?;
+    let record = registry::thread_exit(index);
+    // Relaxed: written by this thread only (and cleared by its destructor).
+    if record.hooked.load(Ordering::Relaxed) == token {
+        return Some(index);
+    }
+    let registered = match key().filter(|_| by_key) {
+        // SAFETY: our key, and a value that is not NULL (NULL would not
+        // call the destructor); at_key_exit takes it back.
+        Some((key, set)) => unsafe { set(key, (index + 1) as *const c_void) == 0 },
+        None => {
+            let at_exit = at_exit()?;
+            // SAFETY: a function of this library with the argument it
+            // expects; __dso_handle names this library, so glibc keeps it
+            // loaded until the destructor has run.
+            unsafe {
+                at_exit(
+                    at_thread_exit,
+                    index as *mut c_void,
+                    (&raw const __dso_handle).cast_mut().cast(),
+                ) == 0
+            }
+        }
+    };
+    if !registered {
+        return None;
+    }
+    record.hooked.store(token, Ordering::Relaxed);
+    Some(index)
 }
 
 /// `count` completions are now owed to the thread `owner`.
@@ -152,6 +263,12 @@ pub fn completed(owner: u32) {
             .pending
             .fetch_sub(1, Ordering::Relaxed);
     }
+}
+
+/// The key's destructor: the value is the thread's registry index + 1.
+unsafe extern "C" fn at_key_exit(value: *mut c_void) {
+    // SAFETY: the value set by `hook`.
+    unsafe { at_thread_exit((value as usize - 1) as *mut c_void) }
 }
 
 /// The destructor: see the module documentation.
