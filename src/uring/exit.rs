@@ -154,8 +154,8 @@ pub fn resolve() {
             KEY.store(key, Ordering::Relaxed);
         }
     }
-    // The loading thread (the main thread, unless the library was
-    // dlopen'ed) is registered now, where allocating is safe, and with the
+    // The loading thread (the main thread, unless another thread
+    // dlopen'ed the library) is registered now, where allocating is safe, and with the
     // destructor that exit() runs too (key destructors run only when a
     // thread ends on its own).
     hook(registry::thread_token(), false);
