@@ -155,9 +155,9 @@ pub fn resolve() {
         }
     }
     // The loading thread (the main thread, unless another thread
-    // dlopen'ed the library) is registered now, where allocating is safe, and with the
-    // destructor that exit() runs too (key destructors run only when a
-    // thread ends on its own).
+    // dlopen'ed the library) is registered now, where allocating is safe,
+    // and with the destructor that exit() runs too (key destructors run
+    // only when a thread ends on its own).
     hook(registry::thread_token(), false);
 }
 

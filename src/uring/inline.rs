@@ -301,9 +301,10 @@ impl Done {
             word.store(value, Ordering::Relaxed);
         }
         if crate::registry::single_threaded() {
-            // Release: the event is written before consumers see it. No
-            // other thread waits (a handler of this thread that waits was
-            // interrupting our own wait, which program order covers).
+            // Release: the event is written before consumers see it. The
+            // only waiter there can be is a frame of this thread that the
+            // signal handler running this push interrupted: program order
+            // puts the store before the look for waiters.
             self.tail.store(tail.wrapping_add(1), Ordering::Release);
             core::sync::atomic::compiler_fence(Ordering::SeqCst);
         } else {
